@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from voicedesk.engine.speakable import SpeakableText
+from voicedesk.engine.spoken import SpokenText
 from voicedesk.providers.sentence_stream import SentenceStream
 
 ANSWER = (
@@ -447,3 +448,60 @@ def test_a_run_of_marks_is_cleaned_whole_however_it_is_split() -> None:
         assert _spoken([text[:i], text[i:]]) == said, i
         for j in range(i + 1, len(text)):
             assert _spoken([text[:i], text[i:j], text[j:]]) == said, (i, j)
+
+
+def _heard_form(deltas: list[str]) -> str:
+    """What the voice is given of an answer: the Markdown pass, then the spoken form."""
+    speakable, spoken = SpeakableText(), SpokenText()
+    said = [spoken.feed(speakable.feed(d)) for d in deltas]
+    return "".join(said) + spoken.feed(speakable.flush()) + spoken.flush()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("C#__init__ and F#*x*", "C sharp init and F sharp x"),
+        ("Use C#**x** or G#_y_.", "Use C sharp x or G sharp y."),
+    ],
+)
+def test_emphasis_after_a_sharp_leaves_the_sharp_said_however_it_is_split(
+    text: str, said: str
+) -> None:
+    """A "#" was one run with the emphasis after it ("#__"), dropped whole: "C#__init__"
+    was shown "Cinit" and said as one word. The sharp stays, a blank between it and the
+    emphasised word, at every split of the answer."""
+    assert _heard_form([text]) == said
+    assert _heard_form(list(text)) == said
+    for i in range(1, len(text)):
+        assert _heard_form([text[:i], text[i:]]) == said, i
+        for j in range(i + 1, len(text)):
+            assert _heard_form([text[:i], text[i:j], text[j:]]) == said, (i, j)
+
+
+@pytest.mark.parametrize(
+    ("answer", "first"),
+    [
+        ("Take max. 2 tablets a day with food, and drink water.", "Take maximum 2 tablets"),
+        ("Flight LH 401 dep. 9:40, arr. 13:05 at JFK.", "Flight LH 401 departure 9:40"),
+    ],
+)
+async def test_a_short_form_s_dot_cuts_no_first_piece(answer: str, first: str) -> None:
+    """ "Take max. 2 tablets …" was cut after "max." as a first piece of its own ("Take
+    max." said with a falling voice, then "2 tablets"): said in full, with no dot, the
+    short form ends no clause however the answer comes in."""
+    pieces: list[str] = []
+
+    async def synth(text: str):  # type: ignore[no-untyped-def]
+        pieces.append(text)
+        yield np.zeros(10, dtype=np.int16)
+
+    for size in (1, 3, 7, len(answer)):
+        pieces.clear()
+        stream = SentenceStream(synth, 24_000)
+        speakable, spoken = SpeakableText(), SpokenText()
+        for i in range(0, len(answer), size):
+            await stream.send_text(spoken.feed(speakable.feed(answer[i : i + size])))
+        await stream.send_text(spoken.feed(speakable.flush()) + spoken.flush())
+        await stream.end_text()
+        _ = [chunk async for chunk in stream.audio()]
+        assert pieces[0].startswith(first), (size, pieces)

@@ -286,7 +286,7 @@ CASES = [
         "Python vs. Go, or C vs Rust, i.e. fast; see pp. 4–7, approx. 5 mins; e.g. this. "
         "Vs. VS Code, I.E. that.",
         "Python versus Go, or C versus Rust, that is fast; see pages 4 to 7, approximately 5 "
-        "minutes; e.g. this. versus VS Code, that is that.",
+        "minutes; e.g. this. Versus VS Code, that is that.",
     ),
     # a count's scale letter, a version, a ratio, a power: Piper said "one point two M",
     # "be 1.2.3", "16 colon 9", "to 10"
@@ -397,7 +397,7 @@ CASES = [
     # a superscript square or cube: Whisper heard Piper's "x²" as "X2"
     (
         "x² + 1, 5 m², (a+b)² and 2³, E = mc²; not ² alone.",
-        "x squared + 1, 5 m squared, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
+        "x squared + 1, 5 square meters, (a+b) squared and 2 cubed, E = mc squared; not ² alone.",
     ),
     # an international number with blanks between its groups digit by digit: Whisper heard
     # Piper's "+44 20 7946 0958" as "plus 44 27,946 0-958"
@@ -789,7 +789,7 @@ CASES = [
     # "1 1 12" and "1¼" as "1 1 1 1 1"
     (
         "Mix 1 ½ cups flour, ¼ tsp salt and 1¼ cups milk; platform 9¾, ⅔ full.",
-        "Mix 1 and a half cups flour, a quarter tsp salt and 1 and a quarter cups milk; "
+        "Mix 1 and a half cups flour, a quarter teaspoon salt and 1 and a quarter cups milk; "
         "platform 9 and three quarters, two thirds full.",
     ),
     # a number with a "B" or an "M" after a place's name is its label: "Room 4B" was said
@@ -802,7 +802,7 @@ CASES = [
     # day" was heard "in G per day"
     (
         "Take max. 3,200 mg/day, 1 g/day or 2 L/day.",
-        "Take max. 3,200 milligrams per day, 1 gram per day or 2 liters per day.",
+        "Take maximum 3,200 milligrams per day, 1 gram per day or 2 liters per day.",
     ),
     # a whole amount with German's scale word, as one with cents: "€2 Mrd." was said "2
     # euros Mrd."
@@ -810,6 +810,56 @@ CASES = [
         "Wir zahlen €2 Mrd. Umsatz und €3 Mio. Das war es; $5 Mio. now, €7 more.",
         "Wir zahlen 2 billion euros Umsatz und 3 million euros. Das war es; 5 million dollars "
         "now, 7 euros more.",
+    ),
+    # a common fraction in sixths by its words (it was "1 out of 6", a score), fifths,
+    # tenths, twelfths and sixteenths before "of" or a measure; counts stay counts ("11/12",
+    # "14/16", "4/6"); an improper one in halves or thirds too (it
+    # was "4 3"), but a score stays one
+    (
+        "Odds 1/6, then 5/12 of it, 5/16 inch, 1/16 tsp; 1/5 of it, 3/10 of them; scale by 4/3, by 3/2; "
+        "4/5 stars, 24/7, 11/12, 14/16, 4/6.",
+        "Odds one sixth, then five twelfths of it, five sixteenths inch, one sixteenth of a teaspoon; one fifth of it, "
+        "three tenths of them; scale by four thirds, by three halves; 4 out of 5 stars, 24 7, 11 12, 14 16, 4 out of 6.",
+    ),
+    # a recipe's unit after a fraction written as one character, and a fluid ounce: Piper
+    # said "a quarter tsp", "4 F L ounces"
+    (
+        "Add ¼ tsp salt, 1½ cups flour, 4 fl oz milk, 1/2 fl oz rum, 2 lbs pork, 1 qt stock, "
+        "3 gal; fl oz alone.",
+        "Add a quarter teaspoon salt, 1 and a half cups flour, 4 fluid ounces milk, "
+        "one half of a fluid ounce rum, 2 pounds pork, 1 quart stock, 3 gallons; fl oz alone.",
+    ),
+    # a day and a month after a weekday are a date: by the month's name where its order is
+    # plain, from its numbers or an earlier one, else its numbers (it was "Friday 12 11",
+    # "Saturday one sixth")
+    (
+        "Fri 12/11 or Sat 1/6; Mon, 12/21 then Tue 1/5.",
+        "Friday 12 11 or Saturday 1 6; Monday, December 21 then Tuesday January 5.",
+    ),
+    ("Fri 25/12, Sat 1/6.", "Friday 25 December, Saturday 1 June."),
+    # a travel answer's short forms in full, with no full stop inside its sentence ("Take
+    # max." was cut as a sentence of its own), one where its sentence ends
+    (
+        "Take max. 2 daily. Dep. 9:40, arr. 13:05, incl. tax, excl. fees (est.). Set it to "
+        "max. Then go; at max.",
+        "Take maximum 2 daily. Departure 9:40, arrival 13:05, including tax, excluding fees "
+        "(estimated). Set it to maximum. Then go; at maximum.",
+    ),
+    # an area or a volume as one reads it: "180 sq ft" was heard "180 SQFD", "16.7 m²" said
+    # "m squared"; a variable's square and "sq" with no unit after it stay as they were
+    (
+        "So 180 sq ft, 1 sq mi or about 16.7 m²; 2 ft³, 1 cm², x² and sq. No sq m2, 5 sq. m.",
+        "So 180 square feet, 1 square mile or about 16.7 square meters; 2 cubic feet, 1 square "
+        "centimeter, x squared and sq. No sq m2, 5 sq. m.",
+    ),
+    # a tracking number or a code in groups of four, character by character (Piper said the
+    # first as one huge number); not a count with its separators, nor an amount
+    (
+        "Track 9400111899223197428490 or 1Z999AA10123456784, order #123456789012; "
+        "not 1,234,567,890, $1000000000, 25000000000 bytes, ABC123 or ABCDEFGHIJK.",
+        "Track 9 4 0 0, 1 1 1 8, 9 9 2 2, 3 1 9 7, 4 2 8 4, 9 0 or 1 Z 9 9, 9 A A 1, 0 1 2 3, "
+        "4 5 6 7, 8 4, order number 1 2 3 4, 5 6 7 8, 9 0 1 2; not 1,234,567,890, "
+        "1000000000 dollars, 25000000000 bytes, ABC123 or ABCDEFGHIJK.",
     ),
 ]
 

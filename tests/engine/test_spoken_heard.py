@@ -182,6 +182,16 @@ def _spoken(answer: str) -> str:
         ("It costs 5 USD/month.", "(5|five) us dollars per month"),
         # ... "it costs 5 years today" (a cent's one digit: said "5,5 euros")
         ("It costs 5,5 € today.", "(5|five) euros (50|fifty) today"),
+        # ... "check in max 23 kilograms", "your flight dep 940", "three quarters tsb salt",
+        # "wist for fl osmoke", "180 sqfd", "monday 4 out of 6",
+        # "9 6 400 100 100 11 quadrillion"
+        ("Check-in: max. 23 kg per bag.", "maximum (23|twenty three) (kilograms|kg)"),
+        ("Confirm the dep. time.", "departure time"),
+        ("Stir in ½ tsp pepper.", "half (a )?teaspoon pepper"),
+        ("Whisk 4 fl oz milk.", "(4|four|for) fluid ounces"),
+        ("The room is 180 sq ft.", "(180|one hundred eighty) square feet"),
+        ("Tue 3/24, then Mon 4/6.", "monday,? april (6|sixth)"),
+        ("The USPS number is 9400111899223197428490.", "9400 1118"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

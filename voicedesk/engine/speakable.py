@@ -70,7 +70,11 @@ from voicedesk.engine.spoken import URL
 # Markdown's escape: the star is the character meant ("5 \* 3"), and the backslash goes.
 # Only a star's: "\_" and "\\" are in Windows paths (C:\_build, \\server), which stay.
 # A ">" is a run of its own: taken with a "#" after it ("<b>#news"), the two went as one.
-_MARKS = re.compile(r"\\\*|[*_#]+|>+")
+# A "#" is a run of its own too: taken with the emphasis after it ("C#__init__", "F#*x*"),
+# the run was dropped whole, sharp and all ("Cinit", "Fx"), and whether it was hung on
+# where the answer was cut (a "#" at a delta's end was decided alone, kept as C#'s).
+_MARKS = re.compile(r"\\\*|[*_]+|#+|>+")
+_SHARP_END = re.compile(r"(?<![\w#])[A-Z]#\Z")
 # Pictographs a voice cannot say (it reads their names, or stumbles), with what joins them
 # into one ("👩‍👩‍👧", "👍🏽", "❤️", the tags of "🏴󠁧󠁢󠁳󠁣󠁴󠁿"): not spoken, not shown.
 _PICTOGRAPH = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa]"
@@ -411,6 +415,7 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
 
     def keep_or_drop(m: re.Match[str]) -> str:
         run, start, end = m.group(), m.start(), m.end()
+        lead = (word + text)[: len(word) + start]  # the raw text up to the run
         if run[0] == "\\":
             return "*"  # an escaped star: the character itself
         if any(a <= start < b for a, b in addresses):
@@ -447,17 +452,27 @@ def _clean(text: str, before: str, blank_line: bool, word: str = "") -> str:
                 return _ITEM_LINE  # a list item's bullet: not said, but where it was is told
             if kind == "#" and line_start and len(run) <= 6 and (not nxt or nxt in _BLANK):
                 return _ITEM_LINE  # a heading's: its line is said as a sentence, as an item
-            if kind == "#" and prev.isalnum():
-                return run  # C#, F#
+            if kind == "#" and prev.isalnum() and (nxt not in "*_" or _sharp(lead + run)):
+                return run  # C#, F# (and "C#__init__"; not "?x=_y#_top"'s, as before)
             if run == "#" and nxt.isdigit():
                 return run  # a number's sign: "issue #42", "#1 on the list"
             if run == "#" and nxt.isalpha() and not line_start:
                 return run  # a channel or a hashtag ("#general"): a heading's is at a line start
             if kind == ">" and prev != "\n":
                 return run  # a comparison, not a quote
+            if kind in "*_" and nxt.isalnum() and _sharp(lead):
+                # emphasis right after a sharp ("C#__init__", "F#*x*"): a blank keeps the
+                # two apart, or "C#init" was said as one word, heard "see in it"
+                return " "
         return ""
 
     return _MARKS.sub(keep_or_drop, text)
+
+
+def _sharp(text: str) -> bool:
+    """Whether ``text`` ends in a language's or a note's sharp: a capital alone and "#"
+    ("C#", "F#"), which emphasis right after it ("C#__init__") must leave said."""
+    return _SHARP_END.search(text) is not None
 
 
 def _operand_before(text: str) -> bool:

@@ -57,10 +57,14 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   an address without a scheme (``github.com/org/repo``) its host; "w/" and "w/o" "with"
   and "without"; the "@" of an email address "at"; a sharp "sharp" ("C#" is "C sharp");
   a channel or a hashtag ("#general") its name: Piper said "hash general";
-- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters"),
+- a slash between numbers a fraction's words ("1/2" "one half", "3/4" "three quarters",
+  "1/6" "one sixth", "4/3" "four thirds", and before "of" or a measure "1/5 of it" "one
+  fifth of it", "5/16 inch" "five sixteenths inch"),
   a score ("4/5" "4 out of 5") or two numbers ("50/50" "50 50", "24/7" "24 7"), a place in
   a series ("Step 1/3") "1 of 3", a date ("12/25/2026") by its month's name where its
-  order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), "and/or"
+  order is plain or an earlier date showed it, else by its numbers ("3 4 2026"), and so a
+  day and a month after a weekday ("Fri 12/25" "Friday December 25", "Fri 12/11" "Friday
+  12 11"), "and/or"
   "and or", and after an amount
   "per" ("$5/month" "5 dollars per month", "$20/user/mo" "… per user per month"; "3/month"
   "3 per month"), and so
@@ -75,7 +79,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   14:30 UTC"): Piper said "five hundred fifty five dash …", "twelve dash zero six".
 - a product's star ("x*y") and a power ("2^10") "times" and "to the power of", a ratio ("16:9", not a verse: "Genesis 1:1") "to", a count's scale letter ("1.2M",
   "3B") its word, a version ("v1.2.3"; not a variable: "v2 = 3") "version 1.2.3", "i.e.", "vs.", "pp." and "approx."
-  in full, a complexity ("O(n log n)", "O(1)"; not "Oxygen O(2)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM", "5% (MoM)", or alone in a table's heading: "Send the
+  in full, "max.", "dep.", "arr.", "incl.", "excl." and "est." too (without their dot, but
+  where their sentence ends), a tracking number or a long code in groups of four ("1 Z 9
+  9, 9 A A 1, …"), a complexity ("O(n log n)", "O(1)"; not "Oxygen O(2)") "big O of n log n", "YoY", "QoQ" and "MoM" too (but "MoM" only after a change, "5% MoM", "5% (MoM)", or alone in a table's heading: "Send the
   MoM" is a meeting's minutes), "npm" letter by letter, a footnote's reference ("[^1]") nothing and its text ("[^1]: …") "Footnote 1",
   a dash after a time's "am" or "pm" ("8am–5pm") or between short days ("Mon–Fri") "to",
   the days in full, a month or a day written short in a date ("Tue, Dec 8") in full
@@ -87,14 +93,16 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   hours and minutes), an emergency number called ("Call 911", and one listed
   after it, "or 999") digit by digit, a number in scientific notation ("1e-6") "1 times 10
   to the power of minus 6" (heard "one E6"), a superscript square or cube ("x²") "squared"
-  or "cubed" (heard "X2"), a mixed number ("1 1/2 cups") "1 and one half", a port as
+  or "cubed" (heard "X2"; a length's unit so after a number an area or a volume, "16.7 m²"
+  "16.7 square meters", and "180 sq ft" "180 square feet"), a mixed number ("1 1/2 cups") "1 and one half", a port as
   people say one ("port 8080", "localhost:8080" "80 80", "example.com:443" "example.com
   port 443", and so with a path or a scheme, "http://localhost:8080/docs" "localhost port 80
   80": heard "8000 daily", "colon 880", and the port was dropped with a path; not a file and its line, "main.py:42", nor a
   function named like a unit, "min(a, b)"),
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
-  full (a recipe's "tsp" and "tbsp" and a wind's "mph" too: heard "1 T", "Wednesday and
+  full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter
+  teaspoon", its "fl oz" "fluid ounces", and a wind's "mph" too: heard "1 T", "Wednesday and
   MPH", and a weight's or a length's, "3.5 kg", "8 oz": "K G", "ahz"; one before a noun it
   describes, "10 MB blocks" "10 megabyte blocks", "a 12 V battery" "a 12 volt battery"), a Roman numeral ("World War II", "Henry
   VIII") a number or a ruler's ordinal,
@@ -121,6 +129,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import math
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -173,6 +182,19 @@ _EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}\Z")
 _NAME = r"(?:[A-Z]|\.[A-Z])[\w.#+-]*"
 _FILE = r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}"
 _ALTERNATIVES = re.compile(rf"({_NAME})/({_NAME})|({_FILE})/({_FILE})")
+# A tracking number, an order's or a booking's code: a long run of digits with no separator
+# ("9400111899223197428490"), or of digits and capitals ("1Z999AA10123456784"). Piper said
+# the first as one number, "nine sextillion four hundred …", the second as a word with
+# numbers in it; a person reads it out in groups of four, character by character, so the
+# listener can write it down. (A count or an amount has its separators: "1,234,567,890".)
+_LONG_CODE = re.compile(r"\d{10,}|(?=[A-Z0-9]{10,}\Z)(?=(?:[A-Z]*\d){4})(?=\d*[A-Z])[A-Z0-9]+")
+# ... of which these may end a sentence too ("Turn it to max. Then wait."): before a capital
+# or at the answer's end their full stop is said as one
+_MAY_END = frozenset(["max.", "est.", "incl.", "excl."])
+_SENTENCE_AFTER = re.compile(r"[ \t]+[A-Z]|[ \t]*\n|[ \t]*\Z")
+# (a round number written without separators is a count: "10000000000 bytes")
+_ROUND_NUMBER = re.compile(r"[1-9]\d{0,3}0{6,}")
+_LONG_CODE_BEFORE = re.compile(r"[$€£¥.,]\Z")  # "$1000000000", "0.1234567890": a number's
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
 # Abbreviations a careful reader expands: Whisper heard Piper's "i.e." as "IDI", "vs." as
@@ -186,6 +208,15 @@ _ABBREVIATIONS = {
     "approx.": "approximately",
     "mt.": "Mount",
     "ave.": "Avenue",
+    # a travel answer's and a label's short forms: Piper said "dep. 9:40" "depth", "Take max."
+    # was cut as a sentence of its own before its dose ("max" then "3 tablets"); said in
+    # full and without the dot, no sentence ends there ("min." is a unit's: "5 min.")
+    "max.": "maximum",
+    "dep.": "departure",
+    "arr.": "arrival",
+    "incl.": "including",
+    "excl.": "excluding",
+    "est.": "estimated",
 }
 # Short forms a voice misreads, said as a reader says them, by their exact case (a "mom" is
 # no month over month): Whisper heard Piper's "12% YoY" as "12 yield wide", "8% QoQ" as "8
@@ -284,6 +315,9 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "ml": ("milliliter", "milliliters"),
     "oz": ("ounce", "ounces"),
     "lb": ("pound", "pounds"),
+    "lbs": ("pound", "pounds"),
+    "qt": ("quart", "quarts"),
+    "gal": ("gallon", "gallons"),
     "mm": ("millimeter", "millimeters"),
     "cm": ("centimeter", "centimeters"),
     "km": ("kilometer", "kilometers"),
@@ -490,7 +524,14 @@ _NOUN_AFTER = re.compile(r"[ \t]+([a-z]+)(?![\w'’-])")
 _NOUN_AFTER_START = re.compile(r"[ \t]*[a-z]*\Z")
 # ... after a fraction, a part of one ("3/4 tsp" "three quarters of a teaspoon"; it was
 # "three quarters teaspoons")
-_FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|8)[ \t]+\Z")
+_FRACTION_BEFORE = re.compile(r"(?<![\w.,/])(\d{1,4})/(2|3|4|6|8|16)[ \t]+\Z")
+# ... and so after one written as one character ("¼ tsp" "a quarter teaspoon", "1½ cups"
+# "1 and a half cups"): its unit was left as written, "a quarter tsp"
+_VULGAR_BEFORE = re.compile(r"(?<![\w.,])(\d*)[ \t]?[½⅓⅔¼¾⅕⅛⅜⅝⅞][ \t]+\Z")
+# ... and a US fluid ounce, written in two words ("4 fl oz"): Piper said "4 F L ounces"
+_FLUID_BEFORE = re.compile(r"\bfl\.?[ \t]+\Z")
+_FLUID_AFTER = re.compile(r"[ \t]+oz\b")
+_FLUID_AFTER_START = re.compile(r"[ \t]*o?\Z")
 _ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
 # (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts, and a
@@ -576,6 +617,23 @@ _SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?)(\d{1,3})")
 # a square or a cube written as a superscript ("x²", "5 m²", "(a+b)³"): Whisper heard
 # Piper's "x²" as "X2", said "x two"
 _SUPERSCRIPT = re.compile(r"([A-Za-z0-9]*)([²³])")
+# ... but a length's unit squared or cubed after a number is an area or a volume, said as
+# one reads it ("16.7 m²" "16.7 square meters", "2 ft³" "2 cubic feet"; it was "m squared"),
+# and so "sq" before one ("180 sq ft" "180 square feet": heard "180 SQFD")
+_AREA_UNITS = {
+    "m": ("meter", "meters"),
+    "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"),
+    "km": ("kilometer", "kilometers"),
+    "ft": ("foot", "feet"),
+    "in": ("inch", "inches"),
+    "yd": ("yard", "yards"),
+    "mi": ("mile", "miles"),
+}
+_AREA = re.compile(rf"({'|'.join(_AREA_UNITS)})([²³])")
+_SQUARE_BEFORE = re.compile(r"\bsq[ \t]+\Z")
+_SQUARE_AFTER = re.compile(rf"[ \t]+(?:{'|'.join(_AREA_UNITS)})\b")
+_SQUARE_AFTER_START = re.compile(r"[ \t]*[a-z]{0,2}\Z")
 _POWERS_SAID = {"²": "squared", "³": "cubed"}
 # An address's street words written short: Whisper heard Piper's "Amphitheatre Pkwy" as
 # "amphitheater P-Qui". ("St", "Ave." and "Rd" Piper reads as their words already.)
@@ -1109,8 +1167,39 @@ _DIGIT_WORDS = [
     "eight",
     "nine",
     "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
 ]
-_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 8: "eighth"}  # (5ths, 10ths: scores)
+# A common fraction's part by its denominator: "1/6" was "1 out of 6", heard as a score
+# (sixths only in lowest terms: "4/6" is a count, no one writes that fraction). Fifths,
+# tenths, twelfths and sixteenths are said so only before "of" or a measure ("1/5 of the
+# budget", "5/16 inch", "1/16 tsp"): alone, "4/5", "7/10" and "11/12" are as often counts
+# ("4 out of 5"; this project's docs say "finished 11/12, 9/12" and "14/16 / 15/16").
+_FRACTIONS = {2: "half", 3: "third", 4: "quarter", 6: "sixth", 8: "eighth"}
+_LOWEST_TERMS_ONLY = frozenset([6, 12, 16])
+_FRACTIONS_OF = {5: "fifth", 10: "tenth", 12: "twelfth", 16: "sixteenth"}
+_OF_AFTER = re.compile(
+    r"[ \t]+(?:of|inch|inches|in|cups?|tsp|tbsp|teaspoons?|tablespoons?|miles?|mi|oz|ounces?"
+    r"|lbs?|pounds?|fl|yd|yards?|ft|feet|foot|mm|cm|km|hours?|hrs?|mins?|minutes?)\b"
+)
+# An improper fraction in halves or thirds ("4/3", "3/2"): it was said "4 3", two numbers;
+# "four thirds" is how it is read. (In quarters and more it is as often a time signature,
+# "5/4" "five four", or a date.)
+_IMPROPER = {2: "halves", 3: "thirds"}
+# A day and a month after a weekday ("Fri 12/11", "Tue, 3/24") are a date, said as one:
+# by its month's name where the order is plain from its numbers ("Fri 12/25" "Friday
+# December 25", "Fri 25/12" "Friday 25 December") or from an earlier date of the answer,
+# else by its numbers as written ("Fri 12/11" "Friday 12 11"), as an American reads a date
+# aloud ("twelve eleven") and a European who knows the writer: a month's name would be a
+# guess, wrong for half the world (December 11 or 12 November), and "12 slash 11" says the
+# character, not the date. Not a fraction nor a score: "Fri 1/6" was "Friday one sixth".
+_WEEKDAY_DATE_BEFORE = re.compile(
+    r"\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun|Monday|Tuesday|Wednesday|Thursday"
+    r"|Friday|Saturday|Sunday)\.?,?[ \t]+\Z"
+)
 # after a word that counts a place in a series ("Step 1/3", "Page 2/10"), a pair is "1 of 3":
 # Piper said "Step one third", heard "Accept one third". (Not "level" nor "round": "a level
 # 1/2 teaspoon" is a measure.)
@@ -1656,6 +1745,8 @@ class SpokenText:
         if not at_word:
             return word, word
         after = text[len(word) :]
+        if not final and word.lower() in _MAY_END and not after.strip(" \t"):
+            return None  # "max. " may end its sentence ("max. Then") or not ("max. 3")
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
@@ -1694,6 +1785,17 @@ class SpokenText:
             return None  # "a 5g " may be "a 5g network", no gram
         if not final and _HOUSE_NUMBER.fullmatch(word) and not after.strip(" \t"):
             return None  # "221B " may be "221B Baker Street"
+        if not final and word == "sq" and _SQUARE_AFTER_START.fullmatch(after):
+            return None  # "180 sq " may be "180 sq ft", said "180 square feet"
+        if not final and word == "fl" and _FLUID_AFTER_START.fullmatch(after):
+            return None  # "4 fl " may be "4 fl oz", said "4 fluid ounces"
+        if (
+            not final
+            and (pair := _NUMBER_PAIR.fullmatch(word)) is not None
+            and int(pair.group(2)) in _FRACTIONS_OF
+            and _NOUN_AFTER_START.fullmatch(after)
+        ):
+            return None  # "1/5 " may be "1/5 of it", said "one fifth of it"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
             return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
@@ -1703,6 +1805,11 @@ class SpokenText:
         if (date := _SLASH_DATE.fullmatch(word.rstrip(".:~-"))) is not None:
             shows = _slash_date_said(date, order)[1]
             orders.update([shows] if shows else [])
+        elif (pair := _NUMBER_PAIR.fullmatch(word.rstrip(".:~-,;"))) is not None and (
+            _WEEKDAY_DATE_BEFORE.search(self._shown_tail)
+        ):
+            shows = _day_month_said(int(pair.group(1)), int(pair.group(2)), order)[1]
+            orders.update([shows] if shows else [])  # "Fri 12/25": later "Sat 1/6" is January
         if word in _AFTER_A_CHANGE_ONLY and self._heading_row and self._in_row:
             # alone in a table's heading, "| Month | MoM |", it names a column of changes
             # (it was left "MoM", heard "mom"); in a row's cell it may be a document still
@@ -2111,6 +2218,10 @@ def _spoken_token(
     the words before it tell what it is about ("The flight lasts 1:45")."""
     # (as written, or in capitals with its dots: "VS Code" is no "versus")
     short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
+    if short is not None and word[0].isupper() and word[1:].islower() and short[0].islower():
+        short = short[0].upper() + short[1:]  # "Dep. 9:40": "Departs 9:40"
+    if short is not None and word.lower() in _MAY_END and _SENTENCE_AFTER.match(after):
+        return word, short + "."  # "Set it to max. Then wait.": its sentence ends there
     if short is not None:
         return word, short  # ("i.e." takes its own dots: they end no sentence)
     tail = _TOKEN_TAIL.search(word)
@@ -2118,6 +2229,12 @@ def _spoken_token(
     after = word[len(core) :] + after
     if not core:
         return word, word
+    if (
+        _LONG_CODE.fullmatch(core)
+        and not _LONG_CODE_BEFORE.search(before)
+        and not _ROUND_NUMBER.fullmatch(core)
+    ):
+        return core, _code_said(core)  # a tracking number or an order's code
     if (per := _CODE_PER.fullmatch(core)) is not None:
         after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
         core = per.group(1)
@@ -2152,6 +2269,8 @@ def _spoken_token(
     if (address := _SCHEMELESS.match(core)) is not None:
         return core, _host("//" + address.group(1))
     if _NUMBER_SIGN.fullmatch(core):
+        if _LONG_CODE.fullmatch(core[1:]):
+            return core, "number " + _code_said(core[1:])  # "order #123456789012"
         return core, "number " + core[1:]  # "issue #42": Piper said "hash 42"
     if _CHANNEL.fullmatch(core):
         return core, _spoken_token(core[1:])[1]  # "#general": Piper said "hash general"
@@ -2163,6 +2282,22 @@ def _spoken_token(
         return core, "-".join(_DIGIT_WORDS[int(d)] for d in core)  # "nine-one-one"
     if (date := _ISO_DATE.fullmatch(core)) is not None and (said := _date_said(date)):
         return core, said
+    if (area := _AREA.fullmatch(core)) is not None and (
+        written := _NUMBER_BEFORE.search(before)
+    ):  # "16.7 m²": "16.7 square meters" (it was "m squared")
+        one, many = _AREA_UNITS[area.group(1)]
+        return (
+            core,
+            f"{'square' if area.group(2) == '²' else 'cubic'} {_one_or_many(written, one, many)}",
+        )
+    if (
+        core in _AREA_UNITS
+        and (square_before := _SQUARE_BEFORE.search(before)) is not None
+        and (written := _NUMBER_BEFORE.search(before[: square_before.start()])) is not None
+    ):  # "180 sq ft": "180 square feet" (heard "180 SQFD")
+        return core, _one_or_many(written, *_AREA_UNITS[core])
+    if core == "sq" and _NUMBER_BEFORE.search(before) and _SQUARE_AFTER.match(after):
+        return core, "square"
     if (square := _SUPERSCRIPT.fullmatch(core)) is not None and (
         square.group(1) or before[-1:] in (")", "]")
     ):
@@ -2211,6 +2346,11 @@ def _spoken_token(
         and noun.group(1) in _GENERATION_OF
     ):
         return core, core.upper()  # "a 5g network": said as "5G" is
+    if core == "fl" and _FLUID_AFTER.match(after):
+        if _FRACTION_BEFORE.search(before):
+            return core, "of a fluid"  # "1/2 fl oz": "one half of a fluid ounce"
+        if _NUMBER_BEFORE.search(before):
+            return core, "fluid"  # "4 fl oz": "4 fluid ounces"
     if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
@@ -2219,7 +2359,22 @@ def _spoken_token(
         )
         if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
             number, lead = written.group(1), before[: written.start()]
+        if unit.group(2) == "oz" and not number and (fluid := _FLUID_BEFORE.search(before)):
+            if _FRACTION_BEFORE.search(before[: fluid.start()]):
+                return core, "ounce"  # "1/2 fl oz": "one half of a fluid ounce"
+            written = _NUMBER_BEFORE.search(before[: fluid.start()])
+            if written is not None:  # "4 fl oz": "4 fluid ounces"
+                return core, "ounce" if written.group(1) == "1" else "ounces"
         fraction = _FRACTION_BEFORE.search(before) if not unit.group(1) else None
+        vulgar_before = _VULGAR_BEFORE.search(before) if not unit.group(1) else None
+        if vulgar_before is not None and not number:
+            one, many = _UNIT_WORDS[unit.group(2)]
+            if vulgar_before.group(1):
+                return core, many  # "1½ cups": "1 and a half cups"
+            # "¼ tsp" "a quarter teaspoon" (as "½ tsp" is "a half teaspoon", not "a half of
+            # a teaspoon"), "¾ tsp" "three quarters of a teaspoon"
+            said_before = _VULGAR_SAID[vulgar_before.group(0).strip(" \t")[-1]]
+            return core, one if said_before.startswith(("a ", "an ")) else f"of a {one}"
         if (
             fraction is not None
             and 0 < int(fraction.group(1)) < int(fraction.group(2))
@@ -2296,13 +2451,22 @@ def _spoken_token(
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
+        if _WEEKDAY_DATE_BEFORE.search(before):
+            return core, _day_month_said(left, right, date_order)[0] or f"{left} {right}"
         if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
             return core, "and " + _number_pair_said(left, right)  # "1 1/2 cups"
+        if (
+            0 < left < right
+            and right in _FRACTIONS_OF
+            and (right not in _LOWEST_TERMS_ONLY or math.gcd(left, right) == 1)
+            and _OF_AFTER.match(after)
+        ):
+            return core, _fraction_said(left, _FRACTIONS_OF[right])  # "1/5 of the budget"
         for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
             if other is None:
                 continue
-            said = _number_pair_said(int(other.group(1)), int(other.group(2)))
-            if said == f"{int(other.group(1))} {int(other.group(2))}":
+            # (an improper fraction joined to another pair is a date too: "from 3/2 to 3/4")
+            if _plain_pair(int(other.group(1)), int(other.group(2))) or _plain_pair(left, right):
                 return core, f"{left} {right}"  # "between 2/1 and 2/5", "2/5 and 2/1"
         return core, _number_pair_said(left, right)
     if (date := _SLASH_DATE.fullmatch(core)) is not None:
@@ -2507,15 +2671,70 @@ def _slash_date_said(
     return template.format(m=_MONTHS[month - 1], d=day, y=year), shown
 
 
-def _number_pair_said(first: int, second: int) -> str:
+def _one_or_many(number: re.Match[str], one: str, many: str) -> str:
+    """A unit's word for the number before it (``_NUMBER_BEFORE``'s): one for "1"."""
+    return one if number.group(1) == "1" else many
+
+
+def _code_said(code: str) -> str:
+    """A long code (``_LONG_CODE``) as a person reads it out to be written down: in groups
+    of four with a pause between them, character by character ("1 Z 9 9, 9 A A 1, …")."""
+    return ", ".join(" ".join(code[i : i + 4]) for i in range(0, len(code), 4))
+
+
+def _fraction_said(numerator: int, part: str) -> str:
+    """A proper fraction in words, by its numerator and the name of its part ("one sixth",
+    "five twelfths", "three halves" is not one: see ``_IMPROPER``)."""
+    return f"{_DIGIT_WORDS[numerator]} {part if numerator == 1 else part + 's'}".replace(
+        "halfs", "halves"
+    )
+
+
+def _day_month_said(
+    first: int, second: int, order: DateOrder | None = None
+) -> tuple[str, DateOrder | None]:
+    """A day and a month with a slash between them, after a weekday (see
+    ``_WEEKDAY_DATE_BEFORE``), by its month's name where the order is plain ("December 25",
+    "25 December"), and the order it shows; empty where it is not (its numbers are said as
+    written) or it is no date ("2/30")."""
+    shown: DateOrder | None = None
+    if first <= 12 < second:
+        shown = "month first"
+    elif second <= 12 < first:
+        shown = "day first"
+    elif first == second:
+        order = order or "month first"  # "5/5": either way
+    use = shown or order
+    if use is None:
+        return "", None
+    month, day = (first, second) if use == "month first" else (second, first)
+    try:
+        datetime.date(2024, month, day)  # (a leap year: "2/29" is a date)
+    except ValueError:
+        return "", None
+    said = f"{_MONTHS[month - 1]} {day}" if use == "month first" else f"{day} {_MONTHS[month - 1]}"
+    return said, shown
+
+
+def _plain_pair(first: int, second: int) -> bool:
+    """Whether a pair is neither a proper fraction nor a score: two numbers ("2/1", "3/2",
+    "50/50"), which makes a pair joined to it ("between 2/1 and 2/5") two numbers too."""
+    said = _number_pair_said(first, second, improper=False)
+    return said == f"{first} {second}"
+
+
+def _number_pair_said(first: int, second: int, *, improper: bool = True) -> str:
     """Two numbers with a slash between them: a common fraction by its words ("one half",
     "three quarters"), a score out of 10 or less as one ("4 out of 5", "9 out of 10"), any
     out of 100 too ("95 out of 100"), any other pair as two numbers ("50 50", "24 7", "9 11")."""
-    if 0 < first < second and second in _FRACTIONS:
-        name = _FRACTIONS[second]
-        return f"{_DIGIT_WORDS[first]} {name if first == 1 else name + 's'}".replace(
-            "halfs", "halves"
-        )
+    if (
+        0 < first < second
+        and second in _FRACTIONS
+        and (second not in _LOWEST_TERMS_ONLY or math.gcd(first, second) == 1)
+    ):
+        return _fraction_said(first, _FRACTIONS[second])
+    if improper and second in _IMPROPER and second < first <= 10:
+        return f"{_DIGIT_WORDS[first]} {_IMPROPER[second]}"  # "4/3": "four thirds"
     if 0 <= first <= second <= 10 or (second == 100 and first <= second):
         return f"{first} out of {second}"  # ("95/100" was "95 100", heard "95-100")
     return f"{first} {second}"
