@@ -321,8 +321,9 @@ def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         main(argv)
     assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip().splitlines()[-1].split(": ", 3)[-1]
+    assert "Traceback" not in err and "usage:" not in err
+    first, *_ = err.strip().splitlines()  # its line first, then where --help is
+    return first.split(": ", 2)[-1]
 
 
 @pytest.mark.parametrize(
@@ -344,6 +345,8 @@ def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys)
     """The same check and words as ``voicedesk sim --fault``, before anything starts."""
     expected = _argparse_error(["sim", "--fault", value], capsys)
     assert expected.startswith(f"{value!r}: ") and needle in expected
+    # each names the accepted forms (`llm:500:0` said only what N must be)
+    assert expected.endswith("(PROVIDER:FAULT[:N], like llm:500, llm:500:6 or stt:late)")
     assert _argparse_error(["run", "--sim", "--sim-fault", value], capsys) == expected
     assert _argparse_error(["demo", "--headless", "--sim-fault", value], capsys) == expected
 

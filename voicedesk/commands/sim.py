@@ -88,14 +88,13 @@ def parse_fault(value: str) -> tuple[str, str, int]:
         if times and not (times.isascii() and times.isdigit()):  # "²" is a digit to Python
             raise ValueError(f"N must be a whole number of requests, not {times!r}")
         n = int(times) if times else 1
+        if not 1 <= n <= MAX_FAULT_TIMES:  # the server keeps one entry per failing request
+            raise ValueError(f"N must be from 1 to {MAX_FAULT_TIMES} requests")
     except ValueError as exc:
+        # every refusal names the accepted forms: `llm:500:0` said only what N must be
         raise argparse.ArgumentTypeError(
-            f"{value!r}: {exc} (PROVIDER:FAULT[:N], like llm:500 or stt:late:2)"
+            f"{value!r}: {exc} (PROVIDER:FAULT[:N], like llm:500, llm:500:6 or stt:late)"
         ) from None
-    if not 1 <= n <= MAX_FAULT_TIMES:  # the server keeps one entry per failing request
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: N must be from 1 to {MAX_FAULT_TIMES} requests"
-        )
     return provider, fault, n
 
 
