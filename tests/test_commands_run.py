@@ -288,10 +288,15 @@ def test_input_where_the_output_grows_is_refused(wav: Path, tmp_path: Path, caps
 @pytest.mark.parametrize(
     ("flag", "value", "needle"),
     [
-        ("--sim-ttft", "-1", "--sim-ttft must be ≥ 0"),
-        ("--sim-ttfb", "nan", "--sim-ttfb must be ≥ 0"),
-        ("--sim-stt", "-0.5", "--sim-stt must be ≥ 0"),
-        ("--sim-tokens-per-s", "0", "--sim-tokens-per-s must be > 0"),
+        ("--sim-ttft", "-1", "--sim-ttft must be 0 to 60 seconds, got -1"),
+        ("--sim-ttfb", "nan", "--sim-ttfb must be 0 to 60 seconds, got nan"),
+        ("--sim-stt", "-0.5", "--sim-stt must be 0 to 60 seconds, got -0.5"),
+        ("--sim-tokens-per-s", "0", "--sim-tokens-per-s must be 1 to 1,000,000 tokens a"),
+        # taken, and every turn then failed on the engine's timeouts (exit 3)
+        ("--sim-ttft", "1e9", "--sim-ttft must be 0 to 60 seconds, got 1e+09"),
+        ("--sim-stt", "inf", "--sim-stt must be 0 to 60 seconds, got inf"),
+        ("--sim-tokens-per-s", "1e-9", "--sim-tokens-per-s must be 1 to 1,000,000"),
+        ("--sim-tokens-per-s", "nan", "got nan"),
     ],
 )
 def test_sim_flags_are_checked_like_sim(flag: str, value: str, needle: str, capsys) -> None:

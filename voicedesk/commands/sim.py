@@ -106,10 +106,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=DocHelpFormatter,
     )
     p.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    p.add_argument("--ttft", type=float, metavar="S", help="LLM time to first token (0.70)")
-    p.add_argument("--ttfb", type=float, metavar="S", help="TTS time to first audio (0.33)")
-    p.add_argument("--stt", type=float, metavar="S", help="STT finalisation delay (0.10)")
-    p.add_argument("--tokens-per-s", type=float, metavar="N", help="LLM output speed (60)")
+    p.add_argument(
+        "--ttft", type=float, metavar="S", help="LLM time to first token (0.70; 0 to 60)"
+    )
+    p.add_argument(
+        "--ttfb", type=float, metavar="S", help="TTS time to first audio (0.33; 0 to 60)"
+    )
+    p.add_argument("--stt", type=float, metavar="S", help="STT finalisation delay (0.10; 0 to 60)")
+    p.add_argument(
+        "--tokens-per-s", type=float, metavar="N", help="LLM output speed (60; 1 to 1,000,000)"
+    )
     p.add_argument("--script", type=path_arg, metavar="FILE", help="turns and answers (see below)")
     p.add_argument(
         "--fault",
