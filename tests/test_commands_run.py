@@ -320,6 +320,32 @@ def test_other_sim_flags_without_sim_say_to_add_sim(tmp_path: Path, capsys) -> N
     _fails(argv, capsys, "--sim-stt, --sim-script need --sim", "add --sim")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("missing.toml", None, "cannot be read (No such file or directory)"),
+        ("folder", "", "cannot be read (Is a directory)"),
+        ("bad.toml", "[[turns]\n", "not valid TOML"),
+        ("keys.toml", '[[turns]]\nsaid = "hi"\n', "turn 1 has no transcript string"),
+    ],
+)
+def test_an_unreadable_sim_script_names_its_flag(
+    tmp_path: Path, name: str, content: str | None, needle: str, capsys
+) -> None:
+    """ "Cannot read the simulation script …: check the path" named no flag; the refusal
+    now comes before the run starts, with the flag, the path and where the format is."""
+    script = tmp_path / name
+    if name == "folder":
+        script.mkdir()
+    elif content is not None:
+        script.write_text(content, encoding="utf-8")
+    out = tmp_path / "new" / "out.wav"
+    run = ["run", "--headless", "--sim", "--no-tools", "--output", str(out)]
+    _fails([*run, "--sim-script", str(script)], capsys, f"--sim-script {script}: {needle}")
+    assert not out.parent.exists()  # refused before --output's folder was made
+    _fails(["sim", "--script", str(script)], capsys, f"--script {script}: {needle}")
+
+
 def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """What argparse says about ``argv`` after ``argument --FLAG: ``: a usage error, exit 2."""
     with pytest.raises(SystemExit) as caught:

@@ -229,7 +229,7 @@ def test_script_typos_name_what_is_wrong(tmp_path: Path) -> None:
         SimScript.load(single)
     utf16 = tmp_path / "utf16.toml"
     utf16.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-16")
-    with pytest.raises(UserError, match="is not UTF-8 text"):
+    with pytest.raises(UserError, match="not UTF-8 text"):
         SimScript.load(utf16)
     bom = tmp_path / "bom.toml"
     bom.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-8-sig")

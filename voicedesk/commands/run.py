@@ -235,6 +235,12 @@ def check_run_args(args: argparse.Namespace) -> None:
     """Every file and number the run needs, checked before anything starts: a bad --output
     found only at the end would cost the whole conversation's audio."""
     check_sim_latency(args)
+    if isinstance(getattr(args, "sim_script", None), Path):
+        from voicedesk.sim.script import SimScript
+
+        # read here, so a refusal names the flag (and comes before any folder is made);
+        # the simulated cloud takes the script read, as it takes a path
+        args.sim_script = SimScript.load(args.sim_script, flag="--sim-script")
     inp = getattr(args, "input", None)
     if getattr(args, "room", None) is not None and inp is None:
         raise UserError(

@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
             f"--context-window {args.context_window} is not a number of tokens",
             "give a positive number, e.g. --context-window 4096, or leave it out for no limit",
         )
-    script = SimScript.load(args.script) if args.script else SimScript()
+    script = SimScript.load(args.script, flag="--script") if args.script else SimScript()
 
     async def serve() -> None:
         server = SimServer(
