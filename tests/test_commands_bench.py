@@ -42,8 +42,8 @@ from voicedesk.cli import main
         (["context", "--turns", "60000"], ["--turns 60000 is too long", "→ use 4 … 1000"]),
         (["context", "--turns", "3"], ["--turns 3 is too short", "→ use 4 … 1000"]),
         # refused, but without the "→" hint every other error has
-        (["latency", "--rounds", "0"], ["--rounds 0: must be at least 1", "→ e.g. --rounds 1"]),
-        (["latency", "--turns", "0"], ["--turns 0: must be at least 1", "→ e.g. --turns 1"]),
+        (["latency", "--rounds", "0"], ["--rounds 0: must be 1 to 100", "→ e.g. --rounds 1"]),
+        (["latency", "--turns", "0"], ["--turns 0: must be 1 to 1000", "→ e.g. --turns 1"]),
         (
             ["echo", "--fresh-cancellers", "0"],
             ["--fresh-cancellers 0: must be at least 1", "→ e.g. --fresh-cancellers 20"],
@@ -52,6 +52,32 @@ from voicedesk.cli import main
 )
 def test_bad_bench_flags_are_one_message(argv: list[str], needles: list[str], capsys) -> None:
     _fails(["bench", *argv], capsys, *needles)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--rounds", "100000"], "--rounds 100000: must be 1 to 100"),
+        (["--turns", "100000"], "--turns 100000: must be 1 to 1000"),
+    ],
+)
+def test_a_latency_run_of_days_is_refused(argv: list[str], needle: str) -> None:
+    """No upper bound: a typo's extra zeros ran for days, each turn played in real time.
+    In a process of its own, as one taken runs until the deadline stops it."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", "bench", "latency", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"bench latency {' '.join(argv)} ran: it was taken")
+    assert done.returncode == 2
+    assert needle in done.stderr and "Traceback" not in done.stderr
 
 
 def test_keep_that_is_a_file_says_so(tmp_path: Path, capsys) -> None:

@@ -73,6 +73,7 @@ def epilog() -> str:
     return "\n".join(lines)
 
 
+MAX_TTS_INACTIVITY_S = 180.0  # the largest inactivity_timeout ElevenLabs' socket takes
 MAX_FAULT_TIMES = 10_000  # far more requests than a session or a test makes
 
 
@@ -159,7 +160,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--tts-inactivity",
         type=float,
         metavar="S",
-        help="close an ElevenLabs stream-input socket that sent nothing for S seconds, "
+        help="close an ElevenLabs stream-input socket that sent nothing for S seconds (at "
+        "most 180), "
         "sooner than it asked for, as a server or proxy that closes idle sockets early does "
         "(default: at the inactivity_timeout the socket asked for, 20 s if none, as the "
         "service does)",
@@ -208,10 +210,14 @@ def run(args: argparse.Namespace) -> int:
     check_latency("--tokens-per-s", args.tokens_per_s, positive=True)
     if args.tokens_per_s is not None:
         latency.tokens_per_s = args.tokens_per_s
-    if args.tts_inactivity is not None and not args.tts_inactivity > 0:
+    # ElevenLabs takes an inactivity_timeout of at most 180 s: inf and 1e300 were taken
+    # (and never closed a socket) while nan was refused
+    if args.tts_inactivity is not None and not 0 < args.tts_inactivity <= MAX_TTS_INACTIVITY_S:
         raise UserError(
-            f"--tts-inactivity {args.tts_inactivity:g} is not a number of seconds",
-            "give a positive number, e.g. --tts-inactivity 20, or leave it out",
+            f"--tts-inactivity {args.tts_inactivity:g} is not a number of seconds a socket "
+            "is kept idle",
+            f"give more than 0 and at most {MAX_TTS_INACTIVITY_S:g} seconds (the most "
+            "ElevenLabs takes), e.g. --tts-inactivity 20, or leave it out",
         )
     if args.context_window is not None and args.context_window < 1:
         raise UserError(
