@@ -61,7 +61,17 @@ def test_a_global_option_after_the_command_says_where_it_goes(capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "first", "help_of"),
     [
-        (["run", "--sim-ttft", "x"], "voicedesk run: argument --sim-ttft: invalid float", "run"),
+        # argparse's "invalid float value: 'x'" named a Python type
+        (
+            ["run", "--sim-ttft", "x"],
+            "voicedesk run: argument --sim-ttft: 'x' is not a number",
+            "run",
+        ),
+        (
+            ["sim", "--port", "x"],
+            "voicedesk sim: argument --port: 'x' is not a whole number",
+            "sim",
+        ),
         (["run", "--sim", "--bogus"], "voicedesk run: unrecognized arguments: --bogus", "run"),
         (["config", "init", "--x"], "voicedesk config init: unrecognized arguments", "config init"),
         (["bench"], "voicedesk bench: the following arguments are required", "bench"),

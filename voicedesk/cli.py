@@ -159,6 +159,12 @@ class _Parser(argparse.ArgumentParser):
                     f"itself: put it before the command, like `voicedesk --config FILE "
                     f"doctor` or `voicedesk -v run …`"
                 )
+        # "invalid float value: '1,5'" is argparse's name of a type: say what was meant
+        message = re.sub(
+            r"invalid (float|int) value: ('.*')$",
+            lambda m: f"{m[2]} is not a {'number' if m[1] == 'float' else 'whole number'}",
+            message,
+        )
         prog = self.help_prog or self.prog
         listed = "the commands and options" if prog == "voicedesk" else "its flags and values"
         # the command's error is said as its own: `voicedesk run: unrecognized …`
