@@ -21,9 +21,11 @@ from voicedesk.cli import main
         (["context", "--budget", "0"], ["--budget 0 is not allowed", "greater than or equal"]),
         (["context", "--budget", "-1"], ["--budget -1 is not allowed"]),
         (["context", "--window", "0"], ["--window 0 is not allowed"]),
-        (["latency", "--ttft", "-1"], ["--ttft must be ≥ 0"]),
-        (["latency", "--stt", "nan"], ["--stt must be ≥ 0"]),
-        (["latency", "--ttft", "inf"], ["--ttft must be ≥ 0 seconds and finite, got inf"]),
+        (["latency", "--ttft", "-1"], ["--ttft must be 0 to 60 seconds, got -1"]),
+        (["latency", "--stt", "nan"], ["--stt must be 0 to 60 seconds, got nan"]),
+        (["latency", "--ttft", "inf"], ["--ttft must be 0 to 60 seconds, got inf"]),
+        # every turn failed on the engine's timeouts, the flag unnamed
+        (["latency", "--ttfb", "1e9"], ["--ttfb must be 0 to 60 seconds, got 1e+09"]),
         (["latency", "--keep", "/proc/nope/keep"], ["Cannot keep the files in --keep"]),
         (["turn", "--cpu-seconds", "0"], ["--cpu-seconds 0.0 is too short"]),
         (["turn", "--cpu-seconds", "inf"], ["--cpu-seconds inf is more than", "at most 3600"]),
@@ -40,16 +42,46 @@ from voicedesk.cli import main
         (["context", "--turns", "60000"], ["--turns 60000 is too long", "→ use 4 … 1000"]),
         (["context", "--turns", "3"], ["--turns 3 is too short", "→ use 4 … 1000"]),
         # refused, but without the "→" hint every other error has
-        (["latency", "--rounds", "0"], ["--rounds 0: must be at least 1", "→ e.g. --rounds 1"]),
-        (["latency", "--turns", "0"], ["--turns 0: must be at least 1", "→ e.g. --turns 1"]),
+        (["latency", "--rounds", "0"], ["--rounds 0: must be 1 to 100", "→ e.g. --rounds 1"]),
+        (["latency", "--turns", "0"], ["--turns 0: must be 1 to 1000", "→ e.g. --turns 1"]),
         (
             ["echo", "--fresh-cancellers", "0"],
-            ["--fresh-cancellers 0: must be at least 1", "→ e.g. --fresh-cancellers 20"],
+            ["--fresh-cancellers 0: must be 1 to 500", "→ e.g. --fresh-cancellers 20"],
         ),
     ],
 )
 def test_bad_bench_flags_are_one_message(argv: list[str], needles: list[str], capsys) -> None:
     _fails(["bench", *argv], capsys, *needles)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--rounds", "100000"], "--rounds 100000: must be 1 to 100"),
+        (["--turns", "100000"], "--turns 100000: must be 1 to 1000"),
+        (["--minutes", "100000"], "--minutes 100000 is too long"),
+        (["--fresh-cancellers", "100000"], "--fresh-cancellers 100000: must be 1 to 500"),
+    ],
+)
+def test_a_benchmark_of_days_is_refused(argv: list[str], needle: str) -> None:
+    """No upper bound: a typo's extra zeros ran for days (latency: each turn played in
+    real time) or months (echo). In a process of its own, as one taken runs until the
+    deadline stops it."""
+    import subprocess
+    import sys
+
+    bench = "latency" if argv[0] in ("--rounds", "--turns") else "echo"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", "bench", bench, *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"bench {bench} {' '.join(argv)} ran: it was taken")
+    assert done.returncode == 2
+    assert needle in done.stderr and "Traceback" not in done.stderr
 
 
 def test_keep_that_is_a_file_says_so(tmp_path: Path, capsys) -> None:

@@ -94,6 +94,18 @@ def test_config_init_with_config_says_to_check_that_file(cfg: Path, tmp_path: Pa
     assert "check with `voicedesk doctor`" in capsys.readouterr().out
 
 
+def test_config_init_says_which_folder_it_made(tmp_path: Path, capsys) -> None:
+    """A missing config folder (the user config dir on a new machine, or a mistyped
+    --config path) was made without a word; one that exists is not mentioned."""
+    cfg = tmp_path / "new" / "deeper" / "c.toml"
+    assert main(["--config", str(cfg), "config", "init"]) == 0
+    captured = capsys.readouterr()
+    assert f"made the folder {tmp_path / 'new'} for the config" in captured.err
+    assert captured.out.startswith(f"Wrote {cfg}")
+    assert main(["--config", str(cfg), "config", "init", "--force"]) == 0
+    assert "made the folder" not in capsys.readouterr().err
+
+
 def test_config_init_force_twice_keeps_the_first_backup(cfg: Path, capsys) -> None:
     cfg.write_text('[keys]\nopenai_api_key = "sk-only-copy"\n', encoding="utf-8")
     assert main(["config", "init", "--force"]) == 0
@@ -761,8 +773,10 @@ def test_devices_without_any_device(monkeypatch, capsys) -> None:
     assert dev_mod.TYPING_WORKS in out
     assert main(["devices", "--json"]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip() == "[]"
-    assert "no sound devices" in captured.err
+    assert captured.out.strip() == "[]"  # still a list, as scripts read it
+    # what the text form says, on stderr: typing still works (it was left out)
+    assert f"No microphones or speakers found. {dev_mod.NO_DEVICES_REASON}" in captured.err
+    assert dev_mod.TYPING_WORKS in captured.err
 
 
 def test_doctor_without_any_device_says_how_to_fix_it_as_devices_does(monkeypatch, capsys) -> None:

@@ -58,6 +58,43 @@ def test_a_global_option_after_the_command_says_where_it_goes(capsys) -> None:
     assert "belong" not in capsys.readouterr().err  # only voicedesk's own options get the hint
 
 
+@pytest.mark.parametrize(
+    ("argv", "first", "help_of"),
+    [
+        # argparse's "invalid float value: 'x'" named a Python type
+        (
+            ["run", "--sim-ttft", "x"],
+            "voicedesk run: argument --sim-ttft: 'x' is not a number",
+            "run",
+        ),
+        (
+            ["sim", "--port", "x"],
+            "voicedesk sim: argument --port: 'x' is not a whole number",
+            "sim",
+        ),
+        (["run", "--sim", "--bogus"], "voicedesk run: unrecognized arguments: --bogus", "run"),
+        (["config", "init", "--x"], "voicedesk config init: unrecognized arguments", "config init"),
+        (["bench"], "voicedesk bench: the following arguments are required", "bench"),
+        (["nope"], "voicedesk: argument COMMAND: invalid choice: 'nope'", ""),
+    ],
+)
+def test_a_usage_error_is_its_line_first_and_where_help_is(
+    argv: list[str], first: str, help_of: str, capsys
+) -> None:
+    """argparse printed its usage block (8 lines of `run`'s flags) above the one line that
+    said what was wrong; now that line comes first, then the command whose --help lists
+    the flags (the innermost one: `config init`'s, not voicedesk's), and still status 2."""
+    from voicedesk.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert "usage:" not in "\n".join(lines)
+    assert lines[0].startswith(first)
+    assert lines[-1].startswith(f"  → `{' '.join(['voicedesk', *help_of.split()])} --help` lists")
+
+
 def test_resume_after_another_command_is_not_sent_before_it(capsys) -> None:
     """`voicedesk doctor --resume` (or `demo --resume`) said to put --resume before the
     command, where doctor ignored it and the demo refused it: only a conversation resumes."""

@@ -288,10 +288,15 @@ def test_input_where_the_output_grows_is_refused(wav: Path, tmp_path: Path, caps
 @pytest.mark.parametrize(
     ("flag", "value", "needle"),
     [
-        ("--sim-ttft", "-1", "--sim-ttft must be ≥ 0"),
-        ("--sim-ttfb", "nan", "--sim-ttfb must be ≥ 0"),
-        ("--sim-stt", "-0.5", "--sim-stt must be ≥ 0"),
-        ("--sim-tokens-per-s", "0", "--sim-tokens-per-s must be > 0"),
+        ("--sim-ttft", "-1", "--sim-ttft must be 0 to 60 seconds, got -1"),
+        ("--sim-ttfb", "nan", "--sim-ttfb must be 0 to 60 seconds, got nan"),
+        ("--sim-stt", "-0.5", "--sim-stt must be 0 to 60 seconds, got -0.5"),
+        ("--sim-tokens-per-s", "0", "--sim-tokens-per-s must be 1 to 1,000,000 tokens a"),
+        # taken, and every turn then failed on the engine's timeouts (exit 3)
+        ("--sim-ttft", "1e9", "--sim-ttft must be 0 to 60 seconds, got 1e+09"),
+        ("--sim-stt", "inf", "--sim-stt must be 0 to 60 seconds, got inf"),
+        ("--sim-tokens-per-s", "1e-9", "--sim-tokens-per-s must be 1 to 1,000,000"),
+        ("--sim-tokens-per-s", "nan", "got nan"),
     ],
 )
 def test_sim_flags_are_checked_like_sim(flag: str, value: str, needle: str, capsys) -> None:
@@ -315,14 +320,41 @@ def test_other_sim_flags_without_sim_say_to_add_sim(tmp_path: Path, capsys) -> N
     _fails(argv, capsys, "--sim-stt, --sim-script need --sim", "add --sim")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("missing.toml", None, "cannot be read (No such file or directory)"),
+        ("folder", "", "cannot be read (Is a directory)"),
+        ("bad.toml", "[[turns]\n", "not valid TOML"),
+        ("keys.toml", '[[turns]]\nsaid = "hi"\n', "turn 1 has no transcript string"),
+    ],
+)
+def test_an_unreadable_sim_script_names_its_flag(
+    tmp_path: Path, name: str, content: str | None, needle: str, capsys
+) -> None:
+    """ "Cannot read the simulation script …: check the path" named no flag; the refusal
+    now comes before the run starts, with the flag, the path and where the format is."""
+    script = tmp_path / name
+    if name == "folder":
+        script.mkdir()
+    elif content is not None:
+        script.write_text(content, encoding="utf-8")
+    out = tmp_path / "new" / "out.wav"
+    run = ["run", "--headless", "--sim", "--no-tools", "--output", str(out)]
+    _fails([*run, "--sim-script", str(script)], capsys, f"--sim-script {script}: {needle}")
+    assert not out.parent.exists()  # refused before --output's folder was made
+    _fails(["sim", "--script", str(script)], capsys, f"--script {script}: {needle}")
+
+
 def _argparse_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """What argparse says about ``argv`` after ``argument --FLAG: ``: a usage error, exit 2."""
     with pytest.raises(SystemExit) as caught:
         main(argv)
     assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip().splitlines()[-1].split(": ", 3)[-1]
+    assert "Traceback" not in err and "usage:" not in err
+    first, *_ = err.strip().splitlines()  # its line first, then where --help is
+    return first.split(": ", 2)[-1]
 
 
 @pytest.mark.parametrize(
@@ -344,6 +376,8 @@ def test_bad_sim_fault_says_what_sim_fault_says(value: str, needle: str, capsys)
     """The same check and words as ``voicedesk sim --fault``, before anything starts."""
     expected = _argparse_error(["sim", "--fault", value], capsys)
     assert expected.startswith(f"{value!r}: ") and needle in expected
+    # each names the accepted forms (`llm:500:0` said only what N must be)
+    assert expected.endswith("(PROVIDER:FAULT[:N], like llm:500, llm:500:6 or stt:late)")
     assert _argparse_error(["run", "--sim", "--sim-fault", value], capsys) == expected
     assert _argparse_error(["demo", "--headless", "--sim-fault", value], capsys) == expected
 

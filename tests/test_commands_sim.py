@@ -229,7 +229,7 @@ def test_script_typos_name_what_is_wrong(tmp_path: Path) -> None:
         SimScript.load(single)
     utf16 = tmp_path / "utf16.toml"
     utf16.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-16")
-    with pytest.raises(UserError, match="is not UTF-8 text"):
+    with pytest.raises(UserError, match="not UTF-8 text"):
         SimScript.load(utf16)
     bom = tmp_path / "bom.toml"
     bom.write_text('[[turns]]\ntranscript = "Hi"\n', encoding="utf-8-sig")
@@ -405,3 +405,31 @@ def test_a_run_whose_detached_sim_is_killed_says_so_once_and_fails(tmp_path: Pat
     failed = out.count("(not understood: speech-to-text failed)")
     assert f"run: {failed} of 3 turns failed (the errors above say why)" in err, err
     assert run.returncode == 3, (run.returncode, err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        # inf and 1e300 were taken (a socket never closed) while nan was refused
+        (["--tts-inactivity", "inf"], "--tts-inactivity inf is not a number of seconds"),
+        (["--tts-inactivity", "1e300"], "at most 180 seconds (the most ElevenLabs takes)"),
+        (["--tts-inactivity", "nan"], "--tts-inactivity nan is not a number of seconds"),
+        (["--ttft", "1e9"], "--ttft must be 0 to 60 seconds, got 1e+09"),
+        (["--tokens-per-s", "1e-9"], "--tokens-per-s must be 1 to 1,000,000 tokens a second"),
+        (["--port", "99999"], "--port 99999 is not a port number"),
+    ],
+)
+def test_a_bad_sim_value_is_refused_before_it_serves(argv: list[str], needle: str) -> None:
+    """In a process of its own: one taken serves until it is stopped (the deadline)."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        done = subprocess.run(
+            [sys.executable, "-m", "voicedesk", "sim", "--port", "0", *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2
+        assert needle in done.stderr and "Traceback" not in done.stderr
+        return
+    pytest.fail(f"voicedesk sim {' '.join(argv)} served: it was taken")

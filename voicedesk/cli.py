@@ -26,7 +26,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from voicedesk import __version__
-from voicedesk.exit_status import BROKEN_PIPE, INTERRUPTED, OUTPUT_FAILED, SIGNALLED
+from voicedesk.exit_status import (
+    BROKEN_PIPE,
+    INTERRUPTED,
+    OUTPUT_FAILED,
+    SIGNALLED,
+    USER_ERROR,
+)
 
 # Each command: its module and its line in `voicedesk --help`, in that order. The line is
 # here, not in the module, so that `--help` and `--version` import no command module: all
@@ -44,7 +50,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class _Commands(argparse._SubParsersAction):
+class _Choice(argparse._SubParsersAction):
+    """A choice of command or action, which notes whose ``--help`` an unrecognized
+    argument after it is to be looked up in (``voicedesk config init``'s, not voicedesk's)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        chosen = self._name_parser_map.get(values[0])
+        if chosen is not None:  # (a nested choice's own call overwrites it: the innermost)
+            setattr(namespace, _CHOSEN_PROG, chosen.prog)
+        super().__call__(parser, namespace, values, option_string)
+
+
+_CHOSEN_PROG = "_voicedesk_chosen_prog"  # the namespace's note of it, taken out once parsed
+
+
+class _Commands(_Choice):
     """The commands, each module imported only once its command is chosen (or its parser
     is asked for): until then a command is a placeholder that holds its ``--help`` line."""
 
@@ -86,7 +112,30 @@ _GLOBAL_OPTIONS = ("--config", "--verbose", "--resume", "--version")
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with a hint when a global option follows the command: "unrecognized
-    arguments: --config x" after `voicedesk doctor --config x` did not say where it goes."""
+    arguments: --config x" after `voicedesk doctor --config x` did not say where it goes.
+
+    A usage error is its one line (and any hint) and where the flags are listed, as a
+    :class:`UserError` is said: argparse's usage block came first, 8 lines of every flag
+    of `run` above the line that said what was wrong."""
+
+    # whose ``--help`` lists the flags an error is about: this parser's own, or, for the
+    # top-level parser's "unrecognized arguments", the chosen command's
+    help_prog: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Choice)  # its commands' actions too (config's)
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.help_prog = getattr(parsed, _CHOSEN_PROG, None)
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        with contextlib.suppress(AttributeError):
+            delattr(parsed, _CHOSEN_PROG)
+        return parsed
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments:"):
@@ -110,7 +159,16 @@ class _Parser(argparse.ArgumentParser):
                     f"itself: put it before the command, like `voicedesk --config FILE "
                     f"doctor` or `voicedesk -v run …`"
                 )
-        super().error(message)
+        # "invalid float value: '1,5'" is argparse's name of a type: say what was meant
+        message = re.sub(
+            r"invalid (float|int) value: ('.*')$",
+            lambda m: f"{m[2]} is not a {'number' if m[1] == 'float' else 'whole number'}",
+            message,
+        )
+        prog = self.help_prog or self.prog
+        listed = "the commands and options" if prog == "voicedesk" else "its flags and values"
+        # the command's error is said as its own: `voicedesk run: unrecognized …`
+        self.exit(USER_ERROR, f"{prog}: {message}\n  → `{prog} --help` lists {listed}\n")
 
 
 def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:

@@ -187,8 +187,12 @@ def test_a_size_or_a_delay_that_is_not_a_finite_number_is_refused_at_start(
         (("--max-size", "inf"), "is not a size in MB"),
         (("--max-size", "nan"), "is not a size in MB"),
         (("--max-size", "0"), "is not a size in MB"),
-        (("--slow", "search=nan"), "is not TOOL=SECONDS"),
-        (("--slow", "search=inf"), "is not TOOL=SECONDS"),
+        (("--slow", "search=nan"), "--slow 'search=nan': SECONDS must be 0 to 3600"),
+        (("--slow", "search=inf"), "--slow 'search=inf': SECONDS must be 0 to 3600"),
+        # -1 was "not TOOL=SECONDS", which it is; 1e9 was taken, a call never answered
+        (("--slow", "search=-1"), "--slow 'search=-1': SECONDS must be 0 to 3600"),
+        (("--slow", "search=1e9"), "--slow 'search=1e9': SECONDS must be 0 to 3600"),
+        (("--slow", "search"), "--slow 'search' is not TOOL=SECONDS"),
     ):
         done = run_docs_server("--root", str(tmp_path), *args)
         assert done.returncode == 2 and done.stdout == "", done.stderr

@@ -83,6 +83,11 @@ ANSWERS = [
 INTERRUPTIONS = ["stop", "question", "timer", "weather"]
 DELAYS_MS = [20, 60, 90, 120]  # speaker→microphone delays (device + air) swept across rooms
 EPISODES_PER_ROOM = 8
+# Upper bounds against a typo's extra zeros (runs of months): a minute of speech took about
+# a minute of a busy 2-core machine, a fresh canceller about 4 s (`bench echo --minutes 0.5
+# --no-transcripts`: 37 s; `--fresh-cancellers 2`: 11 s, both with start-up, 2026-12-07).
+MAX_MINUTES = 120.0
+MAX_FRESH_CANCELLERS = 500
 # The person at a typical laptop-microphone level (≈ −26 dBFS while speaking), so person plus
 # echo stays clear of clipping as it would with the microphone's gain set sanely, up to an
 # echo as loud as the person; the echo level (--echo-db) is relative to it, and louder echo
@@ -160,7 +165,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(mic_clipped_percent)",
     )
     p.add_argument("--no-aec", action="store_true", help="run without echo cancellation")
-    p.add_argument("--minutes", type=float, help="assistant speech to play (min; default: 5)")
+    p.add_argument(
+        "--minutes", type=float, help="assistant speech to play (min; default: 5; at most 120)"
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed for the room and timing")
     p.add_argument(
         "--min-speech-ms", type=int, help="barge_in.min_speech_ms (default: the built-in default)"
@@ -250,6 +257,12 @@ def run(args: argparse.Namespace) -> int:
     minutes = 5.0 if args.minutes is None else args.minutes
     if not 0 < minutes < math.inf:  # nan played nothing (ZeroDivisionError), inf forever
         raise UserError(f"--minutes {args.minutes} is not a duration", "e.g. --minutes 5")
+    # --minutes 100000 was taken (MAX_MINUTES)
+    if minutes > MAX_MINUTES:
+        raise UserError(
+            f"--minutes {args.minutes:g} is too long",
+            f"use at most {MAX_MINUTES:g}, e.g. --minutes 5",
+        )
     if args.rt60 is not None and not 0.05 <= args.rt60 <= 2.0:
         raise UserError(f"--rt60 {args.rt60} is out of range", "use 0.05 … 2 s")
     if args.min_speech_ms is not None and args.min_speech_ms < 0:
@@ -257,9 +270,10 @@ def run(args: argparse.Namespace) -> int:
             f"--min-speech-ms {args.min_speech_ms} cannot be negative", "e.g. --min-speech-ms 100"
         )
     if args.fresh_cancellers is not None:
-        if args.fresh_cancellers < 1:
+        # 100000 was taken: days (MAX_FRESH_CANCELLERS)
+        if not 1 <= args.fresh_cancellers <= MAX_FRESH_CANCELLERS:
             raise UserError(
-                f"--fresh-cancellers {args.fresh_cancellers}: must be at least 1",
+                f"--fresh-cancellers {args.fresh_cancellers}: must be 1 to {MAX_FRESH_CANCELLERS}",
                 "e.g. --fresh-cancellers 20, or leave it out for the conversation benchmark",
             )
         if args.no_aec:

@@ -42,6 +42,9 @@ if TYPE_CHECKING:  # imported where used: `voicedesk --help` builds this parser
 from voicedesk.commands import path_arg
 
 FINISHED = ["hello", "weather", "question", "timer", "budget", "thanks"]
+# each turn is played in real time: hours of conversation at the most
+MAX_TURNS = 1000
+MAX_ROUNDS = 100
 AUDIBLE = 328  # int16 ≈ −40 dBFS
 # (question, interruption, seconds after the question ends): the answer starts ≈1.3 s after
 # the question and lasts ≈4 s, so each interruption lands at a different point inside it.
@@ -65,14 +68,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--rounds",
         type=int,
         default=1,
-        help="repeat the conversation N times; also N barge-ins, each a different interruption",
+        help="repeat the conversation N times (at most 100); also N barge-ins, each a "
+        "different interruption",
     )
     p.add_argument(
         "--turns",
         type=int,
         default=len(FINISHED),
-        help="turns in one conversation (the bundled sentences, repeated); long conversations "
-        "show whether context summaries cost latency",
+        help="turns in one conversation (the bundled sentences, repeated; at most 1000); long "
+        "conversations show whether context summaries cost latency",
     )
     p.add_argument(
         "--device-latency",
@@ -331,10 +335,15 @@ async def _bench_in(
 def run(args: argparse.Namespace) -> int:
     from voicedesk.errors import UserError
 
-    for flag, value in (("--turns", args.turns), ("--rounds", args.rounds)):
-        if value < 1:
+    # no upper bound: a typo's extra zeros (`--rounds 100000`) ran for days, each turn
+    # played in real time, as `bench context --turns` did before its bound
+    for flag, value, most in (
+        ("--turns", args.turns, MAX_TURNS),
+        ("--rounds", args.rounds, MAX_ROUNDS),
+    ):
+        if not 1 <= value <= most:
             raise UserError(
-                f"{flag} {value}: must be at least 1", f"e.g. {flag} 1, or leave it out"
+                f"{flag} {value}: must be 1 to {most}", f"e.g. {flag} 1, or leave it out"
             )
     # nan and inf passed `< 0` and were a traceback once the first conversation began
     if not all(0 <= ms <= 2000 for ms in args.device_latency):

@@ -15,6 +15,7 @@ import argparse
 import os
 import shlex
 import shutil
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,16 @@ def run(args: argparse.Namespace) -> int:
         print(show_text(path, named_by=named_by), end="")
         return 0
     if action == "init":
+        # the folder the config goes in (its own, e.g. ~/.config/voicedesk, or --config's
+        # mistyped one) was made without a word
+        missing = next((p for p in reversed(path.parents) if not p.is_dir()), None)
         backup = init(path, force=args.force)
+        if missing is not None:
+            # as a missing --output folder is said (files.make_named_folder)
+            print(
+                f"voicedesk: made the folder {missing} for the config (it did not exist)",
+                file=sys.stderr,
+            )
         # A file named by --config is checked only with --config again: a bare `voicedesk
         # doctor` checked the default file (or, with none, the defaults) and passed.
         again = f"--config {shlex.quote(str(path))} " if named_by == "--config" else ""

@@ -46,13 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_force(parser)
     parser.add_argument(
-        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"
+        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token (0 to 60 s)"
     )
     parser.add_argument(
-        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio"
+        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio (0 to 60 s)"
     )
     parser.add_argument(
-        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
+        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay (0 to 60 s)"
     )
     add_sim_fault(parser, "make")
     parser.add_argument("--metrics-out", type=path_arg, metavar="FILE.jsonl", help=METRICS_OUT_HELP)

@@ -6,9 +6,9 @@ defaults; devices that look like headsets are marked too, since echo cancellatio
 mode is switched off for them.
 
 Exit status 0 when the devices could be asked, even if there are none (the list is then
-empty, and ``--json`` prints ``[]``): a machine without sound still talks over WAV files and
-types in the terminal UI, as ``voicedesk doctor`` warns but does not fail. 2 when PortAudio
-itself is missing or cannot list them.
+empty, and ``--json`` prints ``[]``, with the text form's sentence on stderr): a machine
+without sound still talks over WAV files and types in the terminal UI, as ``voicedesk
+doctor`` warns but does not fail. 2 when PortAudio itself is missing or cannot list them.
 """
 
 from __future__ import annotations
@@ -40,17 +40,23 @@ def run(args: argparse.Namespace) -> int:
     )
 
     devices = list_devices()  # no PortAudio: AudioUnavailableError, printed by the CLI
+    # as doctor says it: what still works without them, typing included; one sentence for
+    # both forms, which said different things
+    none_found = f"No microphones or speakers found. {NO_DEVICES_REASON} {TYPING_WORKS}"
     if args.json:
         rows: list[dict[str, Any]] = [
             {**d.to_dict(), "headset": is_headset(d.name)} for d in devices
         ]
         print(json.dumps(rows, indent=2))
         if not devices:
-            print(f"voicedesk: no sound devices found. {NO_DEVICES_REASON}", file=sys.stderr)
+            # The list stays a list (`[]` is the data: no device), read by scripts as one; a
+            # field would need an object around it. What it means is said on stderr, as the
+            # text form says it: without "typing still works" it read as "voicedesk cannot
+            # be used here".
+            print(f"voicedesk: {none_found}", file=sys.stderr)
         return 0
     if not devices:
-        # as doctor says it: what still works without them, typing included
-        print(f"No microphones or speakers found. {NO_DEVICES_REASON} {TYPING_WORKS}")
+        print(none_found)
         return 0
     print(format_table(devices))
     print()

@@ -136,15 +136,25 @@ def parse_slow(items: list[str]) -> dict[str, float]:
 
     out: dict[str, float] = {}
     for item in items or []:
-        name, _, value = item.partition("=")
+        name, sep, value = item.partition("=")
         try:
             seconds = float(value)
         except ValueError:
-            seconds = -1.0
-        if not name or not 0 <= seconds < math.inf:
+            seconds = None
+        if not name or not sep or seconds is None:
             raise UserError(f"--slow {item!r} is not TOOL=SECONDS", "e.g. --slow search=5")
+        # `search=-1` was "not TOOL=SECONDS", which it is; `search=1e9` was taken, a call
+        # that never came back
+        if not 0 <= seconds <= MAX_SLOW_S:
+            raise UserError(
+                f"--slow {item!r}: SECONDS must be 0 to {MAX_SLOW_S:g}",
+                "e.g. --slow search=5",
+            )
         out[name] = seconds
     return out
+
+
+MAX_SLOW_S = 3600.0  # a slow remote server, for a demo or a test: an hour at most
 
 
 def _megabytes(value: str) -> float:

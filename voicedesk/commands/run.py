@@ -44,15 +44,20 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
     parser.add_argument("--sim", action="store_true", help="use the built-in simulated cloud")
     parser.add_argument(
-        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token"
+        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token (0 to 60 s)"
     )
     parser.add_argument(
-        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio"
+        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio (0 to 60 s)"
     )
     parser.add_argument(
-        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay"
+        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay (0 to 60 s)"
     )
-    parser.add_argument("--sim-tokens-per-s", type=float, metavar="N", help="simulated LLM speed")
+    parser.add_argument(
+        "--sim-tokens-per-s",
+        type=float,
+        metavar="N",
+        help="simulated LLM speed (1 to 1,000,000 tokens/s)",
+    )
     parser.add_argument(
         "--sim-script",
         type=path_arg,
@@ -230,6 +235,12 @@ def check_run_args(args: argparse.Namespace) -> None:
     """Every file and number the run needs, checked before anything starts: a bad --output
     found only at the end would cost the whole conversation's audio."""
     check_sim_latency(args)
+    if isinstance(getattr(args, "sim_script", None), Path):
+        from voicedesk.sim.script import SimScript
+
+        # read here, so a refusal names the flag (and comes before any folder is made);
+        # the simulated cloud takes the script read, as it takes a path
+        args.sim_script = SimScript.load(args.sim_script, flag="--sim-script")
     inp = getattr(args, "input", None)
     if getattr(args, "room", None) is not None and inp is None:
         raise UserError(
@@ -332,16 +343,34 @@ def check_distinct_files(args: argparse.Namespace) -> None:
             )
 
 
+# The simulated cloud's ranges. Above them a typo (`--sim-ttft 1e9`, `--sim-tokens-per-s
+# 1e-9`) was taken, and every turn then failed on the engine's timeouts (exit 3), the flag
+# unnamed. A minute's delay is far past every provider timeout (15 s to the first token by
+# default, 120 s at most), so a deliberately slow server can still be simulated; at one
+# token a second a 100-token answer already takes as long.
+MAX_SIM_DELAY_S = 60.0
+MIN_SIM_TOKENS_PER_S = 1.0
+MAX_SIM_TOKENS_PER_S = 1_000_000.0
+
+
 def check_latency(flag: str, value: float | None, *, positive: bool = False) -> None:
-    """A simulated delay (≥ 0 s) or speed (> 0): the same rule for `run`, `demo` and `sim`."""
+    """A simulated delay (0 … 60 s) or speed (1 … 1 000 000 tokens a second): the same
+    rule for `run`, `demo` and `sim`, said with its range."""
     if value is None:
         return
-    # "must be ≥ 0 seconds, got inf" was said of infinity, which is ≥ 0
-    finite = "" if math.isfinite(value) else " and finite"
-    if positive and not (math.isfinite(value) and value > 0):
-        raise UserError(f"{flag} must be > 0{finite}, got {value}", f"e.g. {flag} 60")
-    if not positive and not (math.isfinite(value) and value >= 0):
-        raise UserError(f"{flag} must be ≥ 0 seconds{finite}, got {value}", f"e.g. {flag} 0.5")
+    if positive:
+        if not MIN_SIM_TOKENS_PER_S <= value <= MAX_SIM_TOKENS_PER_S:  # (NaN is in no range)
+            raise UserError(
+                f"{flag} must be {MIN_SIM_TOKENS_PER_S:g} to {MAX_SIM_TOKENS_PER_S:,.0f} "
+                f"tokens a second, got {value:g}",
+                f"e.g. {flag} 60 (the default), or leave it out",
+            )
+        return
+    if not 0 <= value <= MAX_SIM_DELAY_S:
+        raise UserError(
+            f"{flag} must be 0 to {MAX_SIM_DELAY_S:g} seconds, got {value:g}",
+            f"e.g. {flag} 0.5, or leave it out for the default",
+        )
 
 
 def check_sim_latency(args: argparse.Namespace) -> None:

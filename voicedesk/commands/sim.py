@@ -73,6 +73,7 @@ def epilog() -> str:
     return "\n".join(lines)
 
 
+MAX_TTS_INACTIVITY_S = 180.0  # the largest inactivity_timeout ElevenLabs' socket takes
 MAX_FAULT_TIMES = 10_000  # far more requests than a session or a test makes
 
 
@@ -88,14 +89,13 @@ def parse_fault(value: str) -> tuple[str, str, int]:
         if times and not (times.isascii() and times.isdigit()):  # "²" is a digit to Python
             raise ValueError(f"N must be a whole number of requests, not {times!r}")
         n = int(times) if times else 1
+        if not 1 <= n <= MAX_FAULT_TIMES:  # the server keeps one entry per failing request
+            raise ValueError(f"N must be from 1 to {MAX_FAULT_TIMES} requests")
     except ValueError as exc:
+        # every refusal names the accepted forms: `llm:500:0` said only what N must be
         raise argparse.ArgumentTypeError(
-            f"{value!r}: {exc} (PROVIDER:FAULT[:N], like llm:500 or stt:late:2)"
+            f"{value!r}: {exc} (PROVIDER:FAULT[:N], like llm:500, llm:500:6 or stt:late)"
         ) from None
-    if not 1 <= n <= MAX_FAULT_TIMES:  # the server keeps one entry per failing request
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: N must be from 1 to {MAX_FAULT_TIMES} requests"
-        )
     return provider, fault, n
 
 
@@ -107,10 +107,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=DocHelpFormatter,
     )
     p.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    p.add_argument("--ttft", type=float, metavar="S", help="LLM time to first token (0.70)")
-    p.add_argument("--ttfb", type=float, metavar="S", help="TTS time to first audio (0.33)")
-    p.add_argument("--stt", type=float, metavar="S", help="STT finalisation delay (0.10)")
-    p.add_argument("--tokens-per-s", type=float, metavar="N", help="LLM output speed (60)")
+    p.add_argument(
+        "--ttft", type=float, metavar="S", help="LLM time to first token (0.70; 0 to 60)"
+    )
+    p.add_argument(
+        "--ttfb", type=float, metavar="S", help="TTS time to first audio (0.33; 0 to 60)"
+    )
+    p.add_argument("--stt", type=float, metavar="S", help="STT finalisation delay (0.10; 0 to 60)")
+    p.add_argument(
+        "--tokens-per-s", type=float, metavar="N", help="LLM output speed (60; 1 to 1,000,000)"
+    )
     p.add_argument("--script", type=path_arg, metavar="FILE", help="turns and answers (see below)")
     p.add_argument(
         "--fault",
@@ -154,7 +160,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--tts-inactivity",
         type=float,
         metavar="S",
-        help="close an ElevenLabs stream-input socket that sent nothing for S seconds, "
+        help="close an ElevenLabs stream-input socket that sent nothing for S seconds (at "
+        "most 180), "
         "sooner than it asked for, as a server or proxy that closes idle sockets early does "
         "(default: at the inactivity_timeout the socket asked for, 20 s if none, as the "
         "service does)",
@@ -203,17 +210,21 @@ def run(args: argparse.Namespace) -> int:
     check_latency("--tokens-per-s", args.tokens_per_s, positive=True)
     if args.tokens_per_s is not None:
         latency.tokens_per_s = args.tokens_per_s
-    if args.tts_inactivity is not None and not args.tts_inactivity > 0:
+    # ElevenLabs takes an inactivity_timeout of at most 180 s: inf and 1e300 were taken
+    # (and never closed a socket) while nan was refused
+    if args.tts_inactivity is not None and not 0 < args.tts_inactivity <= MAX_TTS_INACTIVITY_S:
         raise UserError(
-            f"--tts-inactivity {args.tts_inactivity:g} is not a number of seconds",
-            "give a positive number, e.g. --tts-inactivity 20, or leave it out",
+            f"--tts-inactivity {args.tts_inactivity:g} is not a number of seconds a socket "
+            "is kept idle",
+            f"give more than 0 and at most {MAX_TTS_INACTIVITY_S:g} seconds (the most "
+            "ElevenLabs takes), e.g. --tts-inactivity 20, or leave it out",
         )
     if args.context_window is not None and args.context_window < 1:
         raise UserError(
             f"--context-window {args.context_window} is not a number of tokens",
             "give a positive number, e.g. --context-window 4096, or leave it out for no limit",
         )
-    script = SimScript.load(args.script) if args.script else SimScript()
+    script = SimScript.load(args.script, flag="--script") if args.script else SimScript()
 
     async def serve() -> None:
         server = SimServer(

@@ -133,27 +133,34 @@ class SimScript:
     default_reply: str = DEFAULT_REPLY
 
     @classmethod
-    def load(cls, path: Path) -> SimScript:
+    def load(cls, path: Path, *, flag: str | None = None) -> SimScript:
+        """The script in ``path``; ``flag``: the option that named it (``--sim-script``),
+        which every refusal then names, with the path: "Cannot read the simulation script"
+        did not say which flag to change."""
         path = Path(path)
+        where = f"{flag} {path}" if flag else f"Simulation script {path}"
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
         try:
             text = path.read_text(encoding="utf-8-sig")  # Notepad starts UTF-8 with a BOM
         except OSError as exc:
             raise UserError(
-                f"Cannot read the simulation script {path}: {exc.strerror}", "check the path"
+                f"{where}: cannot be read ({exc.strerror or exc})",
+                f"give {flag or 'it'} the path of a {kind} script file "
+                "(`voicedesk sim --help` describes the format)",
             ) from None
         except UnicodeDecodeError as exc:
             raise UserError(
-                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})",
                 "save the script as UTF-8 (TOML and JSON files are UTF-8)",
             ) from None
         try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+            data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UserError(
-                f"{path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}",
+                f"{where}: not valid {kind}: {exc}",
                 "fix the file; see `voicedesk sim --help` for the format",
             ) from None
-        return cls.from_dict(data, origin=str(path))
+        return cls.from_dict(data, origin=where)
 
     @classmethod
     def from_dict(cls, data: Any, *, origin: str = "script") -> SimScript:
