@@ -3802,3 +3802,45 @@ async def test_after_a_mute_the_worker_hears_the_person_as_the_detector_does(
     early = [e for e in heard["worker"] if e[1] <= until]
     assert loop and loop[0][1] > unmuted_at * block_s  # heard from the unmute on
     assert early == loop
+
+
+async def test_the_check_sound_plays_whole_under_the_person_talking(tmp_path, monkeypatch):
+    """The check sound (``play_check_sound``: the microphone and speaker check's test sound,
+    which can still be playing as the check closes and the microphone opens) is no answer,
+    and the loop's barge-in never pauses it. The early pause's worker paused whatever sound
+    was queued once it heard the person, and the loop lifted that pause 0.15 s later: a
+    gap in the middle of the sound. The sound now plays whole, as it was made, and the
+    person's words are their turn as ever."""
+    from voicedesk.audio.playback import PlaybackBuffer
+    from voicedesk.engine.api import check_sound
+    from voicedesk.engine.session import Session
+
+    scenario = compose(["question"], tail_s=3.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="Seven minutes.")])
+    block_s = Settings().audio.block_ms / 1000
+    at = round(scenario.turns[0].start_s / block_s)  # as the person begins
+    real_on_block, real_pull = Session._on_block, PlaybackBuffer.pull
+
+    def on_block(self: Session, block, index, marks, *rest) -> None:
+        if index == at:
+            self.play_check_sound()
+        real_on_block(self, block, index, marks, *rest)
+
+    pulled: list[np.ndarray] = []  # what the speaker was handed, block by block (24 kHz)
+
+    def pull(self: PlaybackBuffer, n: int) -> Any:
+        out, marks = real_pull(self, n)
+        pulled.append(out)
+        return out, marks
+
+    monkeypatch.setattr(Session, "_on_block", on_block)
+    monkeypatch.setattr(PlaybackBuffer, "pull", pull)
+    session, _, _, _ = await _run(tmp_path, scenario, script)
+    (record,) = session.records
+    assert record.user_text == _text("question")  # heard over the sound, and answered
+    sound, handed = check_sound(), np.concatenate(pulled)
+    # the sound is the first thing played: from its first sound on, it is all there
+    begins = int(np.flatnonzero(handed)[0]) - int(np.flatnonzero(sound)[0])
+    assert np.array_equal(handed[begins : begins + sound.size], sound)
+    early = session._speaking.early
+    assert early is not None and early.pauses == 0

@@ -66,8 +66,13 @@ class Judged:
 
 
 class EarlyPause:
-    def __init__(self, settings: Settings, playback: PlaybackBuffer) -> None:
+    def __init__(
+        self, settings: Settings, playback: PlaybackBuffer, *, spare: frozenset[int] = frozenset()
+    ) -> None:
+        """``spare``: utterances that are no answer (the check sound), never paused: speech
+        over one is not counted, as the loop's barge-in does not count it."""
         self._playback = playback
+        self._spare = spare
         self._block_s = settings.audio.block_ms / 1000
         # the audio's (``AudioIO.echo_possible``), for the minimum speech: set by the
         # session once the devices are known
@@ -147,7 +152,7 @@ class EarlyPause:
         self._hear(block, index)
         now = index * self._block_s + self._block_s  # as the loop counts it
         playback = self._playback
-        playing = playback.is_playing() and not playback.paused
+        playing = playback.next_utterance() not in (None, *self._spare) and not playback.paused
         policy = self._policy
         if policy.paused and not playback.early_paused:
             # the loop confirmed the pause (its own now), lifted it, or the answer ended
@@ -172,7 +177,7 @@ class EarlyPause:
             )
             if decided == "pause":
                 self.paused_at_s = now
-                if playback.pause_if_playing():
+                if playback.pause_if_playing(self._spare):
                     self.pauses += 1
                 else:
                     policy.reset()
