@@ -3625,12 +3625,20 @@ async def test_an_answer_the_content_filter_withheld_asks_for_another_way_not_ag
     assert FILTERED_ERROR_LINE in spoken and ERROR_LINE not in spoken, spoken
 
 
-def _hold_the_loop(monkeypatch, *, from_s: float, hold_s: float, every_s: float | None = None):
+def _hold_the_loop(
+    monkeypatch,
+    *,
+    from_s: float,
+    hold_s: float,
+    every_s: float | None = None,
+    until: Callable[[Any], bool] | None = None,
+):
     """Hold the event loop with a blocking callback (a loaded machine, a big tool result
     being parsed) at the first microphone block from ``from_s`` on, for ``hold_s``; with
-    ``every_s``, again each time that much wall time has passed since the last hold ended.
-    The audio thread plays on meanwhile. Returns the session times at which each hold
-    ended (the loop was back)."""
+    ``every_s``, again each time that much wall time has passed since the last hold ended;
+    with ``until``, only until ``until(session)`` is true (looked at every 5 ms), ``hold_s``
+    at most. The audio thread plays on meanwhile. Returns the session times at which each
+    hold ended (the loop was back)."""
     from voicedesk.engine.session import Session
 
     real = Session._on_block
@@ -3641,7 +3649,12 @@ def _hold_the_loop(monkeypatch, *, from_s: float, hold_s: float, every_s: float 
         if index * self._block_s >= from_s and (
             not due or (every_s and time.monotonic() >= due[0])
         ):
-            time.sleep(hold_s)
+            if until is None:
+                time.sleep(hold_s)
+            else:
+                ends = time.monotonic() + hold_s
+                while not until(self) and time.monotonic() < ends:
+                    time.sleep(0.005)
             back.append(self.now_s())
             due[:] = [time.monotonic() + every_s] if every_s else [float("inf")]
         real(self, block, index, marks, *rest)
@@ -3657,7 +3670,10 @@ async def test_the_answer_falls_silent_under_the_person_while_the_loop_is_held(
     thread played on: a loop held as the person began talking over the answer let it play
     over them for as long as it was held. The early pause's worker judges the same blocks
     on its own thread and silences the answer before the loop is back; the loop then
-    confirms it (the usual barge-in: their words cut the answer)."""
+    confirms it (the usual barge-in: their words cut the answer). The loop is held from
+    the person's first block until the answer has fallen silent by the worker's pause (a
+    block pulled silent), however slowly a loaded machine gets there: an order, not a
+    race with a fixed hold."""
     words = "Wait, stop, tell me something else instead."
     scenario, start_s = _spoken_over_the_answer(_say(words), gap_s=0, after_s=2.5)
     script = SimScript(
@@ -3666,12 +3682,21 @@ async def test_the_answer_falls_silent_under_the_person_while_the_loop_is_held(
             SimTurn(transcript=words, reply="Okay."),
         ]
     )
-    back = _hold_the_loop(monkeypatch, from_s=start_s, hold_s=1.0)
+    silenced: list[bool] = []
+
+    def silent_by_the_worker(session: Any) -> bool:
+        playback = session.audio.playback
+        if playback.silent_from_pull is not None and playback.early_paused:
+            silenced.append(True)
+        return bool(silenced)
+
+    # (a bound for a worker that never pauses only)
+    _hold_the_loop(monkeypatch, from_s=start_s, hold_s=20.0, until=silent_by_the_worker)
     session, seen, _, _ = await _run(tmp_path, scenario, script)
+    # silent, by the worker's pause alone, while the loop was held
+    assert silenced
     first, second = session.records
     assert first.interrupted and second.user_text == words
-    # silent (the first block the pause kept silent) before the held loop was back
-    assert first.t["playback_end"] < back[0], (first.t["playback_end"], back)
     early = session._speaking.early
     assert early is not None and early.pauses == 1 and early.lifts == 0
     assert [e.resumed for e in seen if isinstance(e, ev.BargeIn)] == [False]
@@ -3711,16 +3736,10 @@ async def test_the_loop_lifts_an_early_pause_its_own_rule_does_not_make(tmp_path
     assert first_audible_after(played, rate, made[0] + SETTLE_S) is not None  # it went on
 
 
-async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_paused(
-    tmp_path, monkeypatch
-):
-    """Laptop speakers, nobody talking after the question, the loop held 0.3 s every 0.5 s:
-    the VAD hears some of the answer's echo as speech, and an early pause over it would be
-    an audible gap in the answer. The worker and the loop must judge every block alike:
-    the same speech edges (the worker's VAD windows fall where the detector's do, so it
-    hears from the first block) and the same echo verdict (the block's own, taken as it
-    left the canceller; the loop read the canceller as it was when it got there, a later
-    block's once held). Then neither pauses over the echo."""
+def _judged_by_both(monkeypatch) -> dict[str, dict[float, tuple[Any, ...]]]:
+    """What barge-in's rule saw and decided at each block an answer played, on the loop
+    and on the early pause's worker: ``{"loop"|"worker": {block end: (speech start, echo
+    only, converged, double-talk cue, verdict)}}``, filled as the conversation runs."""
     import threading
 
     from voicedesk.engine.barge_in import BargeInPolicy
@@ -3742,6 +3761,20 @@ async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_pause
         return verdict
 
     monkeypatch.setattr(BargeInPolicy, "on_block", on_block)
+    return judged
+
+
+async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_paused(
+    tmp_path, monkeypatch
+):
+    """Laptop speakers, nobody talking after the question, the loop held 0.3 s every 0.5 s:
+    the VAD hears some of the answer's echo as speech, and an early pause over it would be
+    an audible gap in the answer. The worker and the loop must judge every block alike:
+    the same speech edges (the worker's VAD windows fall where the detector's do, so it
+    hears from the first block) and the same echo verdict (the block's own, taken as it
+    left the canceller; the loop read the canceller as it was when it got there, a later
+    block's once held). Then neither pauses over the echo."""
+    judged = _judged_by_both(monkeypatch)
     _hold_the_loop(monkeypatch, from_s=0.0, hold_s=0.3, every_s=0.5)
     scenario = compose(["question"], tail_s=12.0)
     # a burst of echo the canceller passed through, were it transcribed, is the answer's
@@ -3764,3 +3797,148 @@ async def test_the_answers_echo_with_the_loop_held_is_judged_alike_and_not_pause
     differ = {t: (judged["loop"][t], judged["worker"][t]) for t in sorted(both)}
     differ = {t: pair for t, pair in differ.items() if pair[0] != pair[1]}
     assert not differ, list(differ.items())[:5]
+
+
+@pytest.mark.parametrize("worker", ["ahead", "behind"])
+async def test_after_a_mute_the_worker_hears_the_person_as_the_detector_does(
+    tmp_path, monkeypatch, worker
+):
+    """The microphone muted and unmuted while the answer plays (the m key), then the person
+    talks over it. The turn detector's VAD starts afresh at the first block after the mute,
+    its 32 ms windows from there; the early pause's worker, which hears every block, must
+    start its own there too (``EarlyPause.realign``): left to run on, its windows fell
+    between the detector's, and the two heard the person begin and pause at different
+    edges (and so counted barge-in's minimum from different starts). So it must whether it
+    is ahead of the loop at that block (as usual: it hears each block as it comes) or
+    behind it (its thread starved of the CPU: it started afresh at the block it was on,
+    before the detector's)."""
+    import threading
+
+    from voicedesk.engine.early_pause import EarlyPause
+    from voicedesk.engine.session import Session
+    from voicedesk.turn.vad import VadSegmenter
+
+    words = "Wait, stop, tell me something else instead."
+    said = _say(words)
+    scenario, start_s = _spoken_over_the_answer(said, gap_s=0, after_s=2.5)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), reply=LONG_REPLY),
+            SimTurn(transcript=words, reply="Okay."),
+        ]
+    )
+    block_s = Settings().audio.block_ms / 1000
+    asked_s = scenario.turns[0].end_s
+    muted_at = round((asked_s + 1.0) / block_s)
+    # 32 ms windows are 3.2 blocks: from this block on they fall between those from block 0
+    unmuted_at = round((asked_s + 1.6) / block_s) // 16 * 16 + 5
+    assert muted_at < unmuted_at < start_s / block_s
+    realigned, worker_past = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    real_on_block = Session._on_block
+
+    def on_block(self: Session, block, index, marks, *rest) -> None:
+        if index == muted_at:
+            self.set_muted(True)
+        elif index == unmuted_at:
+            if worker == "ahead":  # the worker has judged a few blocks past it
+                waited.append(worker_past.wait(timeout=30))
+            self.set_muted(False)
+        real_on_block(self, block, index, marks, *rest)
+
+    real_realign, real_judge = EarlyPause.realign, EarlyPause._judge
+
+    def realign(self: EarlyPause, index: int) -> None:
+        real_realign(self, index)
+        if index == unmuted_at:
+            realigned.set()
+
+    def judge(self: EarlyPause, block, index, verdict) -> None:
+        if worker == "behind" and index == unmuted_at - 1:  # the loop gets there first
+            waited.append(realigned.wait(timeout=30))
+        real_judge(self, block, index, verdict)
+        if index >= unmuted_at + 3:
+            worker_past.set()
+
+    # what each VAD heard, the detector's (on the loop) and the worker's, since it was last
+    # started afresh
+    heard: dict[str, list[tuple[str, float, float]]] = {"loop": [], "worker": []}
+    real_feed, real_reset = VadSegmenter.feed, VadSegmenter.reset
+
+    def whose() -> str | None:
+        thread = threading.current_thread()
+        if thread is threading.main_thread():
+            return "loop"
+        return "worker" if thread.name == "voicedesk-early-pause" else None
+
+    def feed(self: VadSegmenter, block, block_start_s: float) -> list[Any]:
+        events = real_feed(self, block, block_start_s)
+        who = whose()
+        if who is not None:
+            heard[who] += [(e.kind, round(e.at_s, 4), round(e.edge_s, 4)) for e in events]
+        return events
+
+    def reset(self: VadSegmenter) -> None:
+        real_reset(self)
+        who = whose()
+        if who is not None:
+            heard[who].clear()
+
+    monkeypatch.setattr(Session, "_on_block", on_block)
+    monkeypatch.setattr(EarlyPause, "realign", realign)
+    monkeypatch.setattr(EarlyPause, "_judge", judge)
+    monkeypatch.setattr(VadSegmenter, "feed", feed)
+    monkeypatch.setattr(VadSegmenter, "reset", reset)
+    session, _, _, _ = await _run(tmp_path, scenario, script)
+    assert waited == [True]  # the order asked for was the order run
+    first, second = session.records
+    assert first.interrupted and second.user_text == words
+    # the person's words and their end, as both heard them
+    until = start_s + said.size / scenario.rate + 1.0
+    loop = [e for e in heard["loop"] if e[1] <= until]
+    early = [e for e in heard["worker"] if e[1] <= until]
+    assert loop and loop[0][1] > unmuted_at * block_s  # heard from the unmute on
+    assert early == loop
+
+
+async def test_the_check_sound_plays_whole_under_the_person_talking(tmp_path, monkeypatch):
+    """The check sound (``play_check_sound``: the microphone and speaker check's test sound,
+    which can still be playing as the check closes and the microphone opens) is no answer,
+    and the loop's barge-in never pauses it. The early pause's worker paused whatever sound
+    was queued once it heard the person, and the loop lifted that pause 0.15 s later: a
+    gap in the middle of the sound. The sound now plays whole, as it was made, and the
+    person's words are their turn as ever."""
+    from voicedesk.audio.playback import PlaybackBuffer
+    from voicedesk.engine.api import check_sound
+    from voicedesk.engine.session import Session
+
+    scenario = compose(["question"], tail_s=3.0)
+    script = SimScript(turns=[SimTurn(transcript=_text("question"), reply="Seven minutes.")])
+    block_s = Settings().audio.block_ms / 1000
+    at = round(scenario.turns[0].start_s / block_s)  # as the person begins
+    real_on_block, real_pull = Session._on_block, PlaybackBuffer.pull
+
+    def on_block(self: Session, block, index, marks, *rest) -> None:
+        if index == at:
+            self.play_check_sound()
+        real_on_block(self, block, index, marks, *rest)
+
+    pulled: list[np.ndarray] = []  # what the speaker was handed, block by block (24 kHz)
+
+    def pull(self: PlaybackBuffer, n: int) -> Any:
+        out, marks = real_pull(self, n)
+        pulled.append(out)
+        return out, marks
+
+    monkeypatch.setattr(Session, "_on_block", on_block)
+    monkeypatch.setattr(PlaybackBuffer, "pull", pull)
+    session, _, _, _ = await _run(tmp_path, scenario, script)
+    (record,) = session.records
+    assert record.user_text == _text("question")  # heard over the sound, and answered
+    sound, handed = check_sound(), np.concatenate(pulled)
+    # the sound is the first thing played: from its first sound on, it is all there
+    begins = int(np.flatnonzero(handed)[0]) - int(np.flatnonzero(sound)[0])
+    assert np.array_equal(handed[begins : begins + sound.size], sound)
+    early = session._speaking.early
+    assert early is not None and early.pauses == 0

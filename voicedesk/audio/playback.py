@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Literal
 
@@ -127,13 +127,15 @@ class PlaybackBuffer:
             self._paused_pull = None
             self._early = False
 
-    def pause_if_playing(self) -> bool:
+    def pause_if_playing(self, spare: Container[int] = ()) -> bool:
         """Pause at the next block, from any thread, if sound is queued and nothing paused
         it: the early pause of a barge-in heard before the loop could judge it. It stays
         early (``early_paused``) until the loop confirms it (``pause``) or lifts it
-        (``lift_early``). Whether it paused."""
+        (``lift_early``). Not when the sound playing next is one of the utterances in
+        ``spare`` (the check sound: no answer, so no barge-in of the loop's ever stops it,
+        and an early pause of it was only a gap the loop lifted). Whether it paused."""
         with self._lock:
-            if self._paused or not self._chunks:
+            if self._paused or not self._chunks or self._chunks[0][0] in spare:
                 return False
             self._paused, self._paused_pull, self._early = True, None, True
             return True
@@ -175,6 +177,12 @@ class PlaybackBuffer:
         """
         with self._lock:
             return self._played.get(utterance_id, 0)
+
+    def next_utterance(self) -> int | None:
+        """The utterance whose sound plays next (the queue's head; paused or not), or None
+        when nothing is queued."""
+        with self._lock:
+            return self._chunks[0][0] if self._chunks else None
 
     def is_playing(self) -> bool:
         """Audio is queued (paused or not): an answer is in the air or about to be."""

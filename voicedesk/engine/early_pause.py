@@ -66,8 +66,13 @@ class Judged:
 
 
 class EarlyPause:
-    def __init__(self, settings: Settings, playback: PlaybackBuffer) -> None:
+    def __init__(
+        self, settings: Settings, playback: PlaybackBuffer, *, spare: frozenset[int] = frozenset()
+    ) -> None:
+        """``spare``: utterances that are no answer (the check sound), never paused: speech
+        over one is not counted, as the loop's barge-in does not count it."""
         self._playback = playback
+        self._spare = spare
         self._block_s = settings.audio.block_ms / 1000
         # the audio's (``AudioIO.echo_possible``), for the minimum speech: set by the
         # session once the devices are known
@@ -78,7 +83,10 @@ class EarlyPause:
         self._recent: deque[tuple[np.ndarray, int, EchoVerdict | None]] = deque(
             maxlen=RECENT_BLOCKS
         )
-        self._realign_at: int | None = None  # set by the loop (``realign``)
+        # Where the detector's VAD started afresh (``realign``): set on the loop, taken by
+        # the worker when it gets to that block, under the lock (a block both could touch)
+        self._realign_at: int | None = None
+        self._realign_lock = threading.Lock()
         self._queue: queue.SimpleQueue[tuple[np.ndarray, int, EchoVerdict | None] | None] = (
             queue.SimpleQueue()
         )
@@ -109,9 +117,12 @@ class EarlyPause:
     # ------------------------------------------------------------------ the loop
     def realign(self, index: int) -> None:
         """The turn detector's VAD starts afresh at block ``index`` (after a mute or a mode
-        switch): the worker's starts there too, hearing again the blocks it has judged since,
-        so that both VADs' 32 ms windows fall alike (``_judge``)."""
-        self._realign_at = index
+        switch): the worker's starts there too, so that both VADs' 32 ms windows fall alike
+        and their recurrent states begin together (``_judge``). Ahead of the loop (as it
+        usually is) the worker hears again the blocks it has judged since; behind it (its
+        thread starved), it starts afresh when it gets to ``index``."""
+        with self._realign_lock:
+            self._realign_at = index
 
     def lifted(self) -> None:
         """The loop lifted the early pause (counted; the worker sees the pause gone)."""
@@ -134,14 +145,14 @@ class EarlyPause:
                 log.exception("the early barge-in pause failed on a block")
 
     def _judge(self, block: np.ndarray, index: int, verdict: EchoVerdict | None) -> None:
-        realign, self._realign_at = self._realign_at, None
+        realign = self._realign_due(index)
         if realign is not None:
             self._start_again(realign)
         self._recent.append((block, index, verdict))
         self._hear(block, index)
         now = index * self._block_s + self._block_s  # as the loop counts it
         playback = self._playback
-        playing = playback.is_playing() and not playback.paused
+        playing = playback.next_utterance() not in (None, *self._spare) and not playback.paused
         policy = self._policy
         if policy.paused and not playback.early_paused:
             # the loop confirmed the pause (its own now), lifted it, or the answer ended
@@ -166,7 +177,7 @@ class EarlyPause:
             )
             if decided == "pause":
                 self.paused_at_s = now
-                if playback.pause_if_playing():
+                if playback.pause_if_playing(self._spare):
                     self.pauses += 1
                 else:
                     policy.reset()
@@ -183,6 +194,18 @@ class EarlyPause:
                     decided,
                 )
             )
+
+    def _realign_due(self, index: int) -> int | None:
+        """The block the VAD starts afresh at, once the worker has got to it (block
+        ``index`` is next). Taken at once, a worker still behind the loop started its VAD
+        at the block it was on, before the detector's, and its windows fell between the
+        detector's from then on."""
+        with self._realign_lock:
+            at = self._realign_at
+            if at is None or index < at:
+                return None
+            self._realign_at = None
+            return at
 
     def _hear(self, block: np.ndarray, index: int) -> None:
         for event in self._vad.feed(block, index * self._block_s):

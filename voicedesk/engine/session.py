@@ -237,7 +237,8 @@ class Session:
             key_held=lambda: self._ptt_open,
         )
         self._ptt_open = False
-        self._detector_reset = False  # since the last block it was fed
+        # the detector's VAD starts (``TurnDetector.vad_starts``) the early pause has followed
+        self._vad_starts = 0
         self._turns_ended = 0  # spoken turns ended so far
         self._hushed_after = 0  # how many had ended at the stop key's last press
         # the turn whose answer that press stopped (None: none was playing): turns asked
@@ -728,7 +729,6 @@ class Session:
         self.mode = mode
         self.detector.mode = mode  # push-to-talk turns end on the key, never on silence
         self.detector.reset()
-        self._detector_reset = True  # the early pause's worker follows (``_on_block``)
         self._set_state("muted" if self.muted else "listening")
 
     def ptt_press(self) -> None:
@@ -758,7 +758,6 @@ class Session:
             self._end_open_turn("muted")
             self._release_held_answer()
             self.detector.reset()
-            self._detector_reset = True
             self._stt_streaming = False
         self._set_state("muted" if muted else "listening")
 
@@ -895,11 +894,15 @@ class Session:
             early.armed = listening and microphone and self.mode == "hands-free"
         if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
-        if self._detector_reset and early is not None:
-            # the detector's VAD windows start again at this block: so do the worker's
-            early.realign(index)
-        self._detector_reset = False
         signals = self.detector.feed(block, audio_s, words)
+        starts = self.detector.vad_starts
+        if starts != self._vad_starts:
+            # The detector's VAD windows began at this block (its first, or the first after
+            # a reset: a mute, a mode switch): so do the worker's. Counted on the VAD itself,
+            # not flagged beside each reset, so a reset added later cannot be missed.
+            self._vad_starts = starts
+            if early is not None:
+                early.realign(index)
         if self._stt_streaming:
             self.stt.push_audio(block if words is None else words)
         self._handle_signals(signals)

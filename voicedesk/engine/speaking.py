@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 from voicedesk import events as ev
 from voicedesk.audio.base import PLAYBACK_RATE
 from voicedesk.config import Settings
+from voicedesk.engine.api import CHECK_SOUND_UTTERANCE
 from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
 from voicedesk.engine.double_talk import DoubleTalkCue
 from voicedesk.engine.early_pause import SETTLE_S as EARLY_SETTLE_S
@@ -479,7 +480,11 @@ class Speaking(Generic[TurnT]):
         feed and close."""
         if not self._settings.barge_in.enabled:
             return None
-        self.early = EarlyPause(self._settings, self._audio.playback)
+        # The check sound is no answer: speech over it is the person testing the
+        # microphone (or talking to the assistant), and a pause of it only a gap the loop
+        # lifted 0.15 s later (nothing of this module follows it).
+        spare = frozenset({CHECK_SOUND_UTTERANCE})
+        self.early = EarlyPause(self._settings, self._audio.playback, spare=spare)
         return self.early
 
     def _judge_early_pause(self, now: float) -> None:

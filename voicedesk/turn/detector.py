@@ -171,6 +171,11 @@ class TurnDetector:
         (``WHOLE_SENTENCE_SHARE``), never later than the maximum wait itself."""
         return min(self.max_wait_s, max(HESITANT_WAIT_S, WHOLE_SENTENCE_SHARE * self.max_wait_s))
 
+    @property
+    def vad_starts(self) -> int:
+        """How many times its VAD's windows began at a block (``VadSegmenter.starts``)."""
+        return self.segmenter.starts
+
     def reset(self) -> None:
         self.segmenter.reset()
         self._end_turn_state()

@@ -76,6 +76,10 @@ class VadSegmenter:
         )
         self._pending = np.zeros(0, dtype=np.float32)
         self._pos = 0  # samples consumed into windows
+        # How many times its windows began at a block (the first block fed, and the first
+        # after each ``reset``): a VAD that must hear alike (the early pause's) starts there
+        # too, so its 32 ms windows fall where these do.
+        self.starts = 0
         self.in_speech = False
         self._run = 0
         self._run_edge = 0.0
@@ -96,6 +100,7 @@ class VadSegmenter:
         x = to_float32(block).astype(np.float32, copy=False)
         if self._pos == 0 and self._pending.size == 0:
             self._pos = round(block_start_s * RATE)
+            self.starts += 1
         self._pending = np.concatenate([self._pending, x]) if self._pending.size else x
         events: list[VadEvent] = []
         while self._pending.size >= WINDOW:
