@@ -755,6 +755,10 @@ async def test_a_warning_said_again_leaves_the_lines_being_read_in_place(
     """While the person has scrolled up to read, the earlier copy of a warning said again
     stays where it is (taken away, the lines under it moved up under the reader): the
     new one is added at the end, as any line is."""
+    from test_tui import wait_until
+
+    from voicedesk.tui.widgets.conversation import AssistantTurn
+
     zeros = "The microphone delivers only silence (all zeros): check the input device."
     app = fake_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -764,12 +768,17 @@ async def test_a_warning_said_again_leaves_the_lines_being_read_in_place(
         for turn_id in range(1, 20):
             for event in _finished_turn(turn_id):
                 app.bus.publish(event)
-        await pilot.pause()
-        await pilot.pause()
+        # every turn drawn and the pane settled at its end before the person scrolls up: a
+        # turn still arriving on a loaded machine followed the end, after the scroll home
+        await wait_until(pilot, lambda: len(pane.query(AssistantTurn)) == 19)
+        await wait_until(
+            pilot, lambda: pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y
+        )
         pane.scroll_home(animate=False)
-        await pilot.pause()
+        await wait_until(pilot, lambda: pane.scroll_y == 0)
         first = pane.query(".notice-line").first()
         app.bus.publish(ev.Notice(level="warning", message=zeros))
+        await wait_until(pilot, lambda: len(pane.query(".notice-line")) == 2)
         await pilot.pause()
-        assert first.is_attached and len(pane.query(".notice-line")) == 2
+        assert first.is_attached
         assert pane.scroll_y == 0
