@@ -29,6 +29,7 @@ BASE = {
     "config",
     "config_secrets",
     "config_toml",
+    "daemon_thread",
     "errors",
     "events",
     "exit_status",

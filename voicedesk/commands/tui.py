@@ -18,16 +18,15 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from voicedesk.config_secrets import SecretsLogFilter
+from voicedesk.daemon_thread import on_daemon_thread
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 
 # The terminal UI's logs kept: one is written per start, and none was ever removed.
@@ -266,7 +265,7 @@ def session_factory(
         # post_message, which is thread-safe. On a daemon thread, not the loop's executor:
         # quitting while it built, ``asyncio.run`` joined the executor's threads, and the
         # terminal sat blank 5-7 s after ctrl+q until the models had loaded for nothing.
-        session = await _on_daemon_thread(
+        session = await on_daemon_thread(
             functools.partial(
                 build_session,
                 use,
@@ -279,7 +278,8 @@ def session_factory(
                 # file and 300 s its clock stopped, and every later answer hung "thinking".
                 tail_s=None,
                 **extra,
-            )
+            ),
+            name="voicedesk-build",
         )
         if input_path is not None:
             _tell_about_the_wav_files(
@@ -288,34 +288,6 @@ def session_factory(
         return session
 
     return make_session
-
-
-async def _on_daemon_thread(work: Callable[[], _T]) -> _T:
-    """``work()``'s result, computed on a daemon thread of its own and awaited. A thread
-    cannot be stopped: given up on (the app quit while it ran), it is left to end with the
-    process, which ``asyncio.run`` does not wait for, as it waits for
-    ``asyncio.to_thread``'s."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[_T] = loop.create_future()
-
-    def settle(result: _T | None, error: BaseException | None) -> None:
-        if done.done():  # given up on (cancelled)
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result, error = work(), None
-        except BaseException as exc:  # handed to the awaiting task
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="voicedesk-build", daemon=True).start()
-    return await done
 
 
 def _tell_about_the_wav_files(

@@ -51,14 +51,14 @@ import asyncio
 import contextlib
 import logging
 import re
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from voicedesk.config_secrets import mask_text
+from voicedesk.daemon_thread import on_daemon_thread
 from voicedesk.errors import (
     AuthError,
     ContentFilterError,
@@ -103,7 +103,6 @@ log = logging.getLogger(__name__)
 OLLAMA_PORT = 11434
 
 _CONNECT_S = 3.0
-_T = TypeVar("_T")
 # How long an idle connection is kept for the next request (httpx's default is 5 s). A server
 # that closed it meanwhile is noticed before reuse (the pool sees the socket readable) and a
 # new one opened, as before.
@@ -115,33 +114,6 @@ KEEPALIVE_S = 120.0
 IDLE_REWARM_S = 45.0
 _RETRY_DELAY_S = 0.25  # unless the server asks for a wait of up to _MAX_RETRY_DELAY_S
 _MAX_RETRY_DELAY_S = 1.0
-
-
-async def on_own_thread(work: Callable[[], _T], *, name: str) -> _T:
-    """``work()``'s result, computed on a daemon thread of its own. Not the loop's executor
-    (``asyncio.to_thread``): a start stopped by Ctrl-C while it waited on a server would
-    wait for it again at exit, where ``asyncio.run`` joins the executor's threads."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[_T] = loop.create_future()
-
-    def settle(result: _T | None, error: BaseException | None) -> None:
-        if done.done():  # given up on (cancelled)
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result, error = work(), None
-        except BaseException as exc:  # handed to the awaiting task
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return await done
 
 
 def kept_alive_http_client(base_url: str | None) -> Any:
@@ -273,7 +245,7 @@ class OpenAIChat:
         # pool, where a failure of it is the first request's to report (not the check's).
         opening = asyncio.ensure_future(self._open_connection())
         try:
-            listed = await on_own_thread(self._list_models, name="llm-start-check")
+            listed = await on_daemon_thread(self._list_models, name="llm-start-check")
             await opening
         except BaseException:
             opening.cancel()
@@ -371,7 +343,7 @@ class OpenAIChat:
         if not listed or is_listed(self.model, listed):
             return
         try:
-            await on_own_thread(self._try_model, name="llm-model-check")
+            await on_daemon_thread(self._try_model, name="llm-model-check")
         except openai.NotFoundError as exc:
             raise RefusedSettingError(
                 f"The language-model server at {self.server_url} has no model "

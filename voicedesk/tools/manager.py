@@ -23,13 +23,12 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TextIO, TypeVar
+from typing import Any, Literal, TextIO
 
 import anyio
 import jiter
@@ -43,6 +42,7 @@ from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TI
 from voicedesk import events as ev
 from voicedesk.config import McpServer, Settings
 from voicedesk.config_secrets import mask_text
+from voicedesk.daemon_thread import on_daemon_thread
 from voicedesk.files import make_private_folder
 from voicedesk.loopback import direct_mounts
 from voicedesk.tools import ANSWER_META, TURN_META, server_setting
@@ -1061,37 +1061,6 @@ def _schema_key(schema: Any) -> str | None:
         return None
 
 
-_T = TypeVar("_T")
-
-
-async def _off_loop(work: Callable[[], _T]) -> _T:
-    """``work()`` on a daemon thread of its own, awaited. asyncio.to_thread's threads are
-    waited for when the program ends, and a thread cannot be stopped: quitting while a
-    2 MB schema was being checked (cancelled, the check going on) held the exit 7-17 s
-    after everything else had closed. A daemon thread is left to end with the process."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[_T] = loop.create_future()
-
-    def settle(result: _T | None, exc: BaseException | None) -> None:
-        if done.done():  # cancelled meanwhile: nobody waits for it
-            return
-        if exc is not None:
-            done.set_exception(exc)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result, exc = work(), None
-        except Exception as error:
-            result, exc = None, error
-        with contextlib.suppress(RuntimeError):  # the loop closed: the program is ending
-            loop.call_soon_threadsafe(settle, result, exc)
-
-    threading.Thread(target=run, name="voicedesk-schema", daemon=True).start()
-    return await done
-
-
 # A schema as the model is offered it (None if it is left out), what is wrong with it, and
 # its arguments' validator when the listing's check made one (``schemas.converted``).
 _Conversion = tuple[dict[str, Any] | None, str, Any]
@@ -1440,7 +1409,9 @@ class ToolManager:
         schemas = [tool.input_schema for tool in tools]
         if not schemas:
             return
-        found = await _off_loop(lambda: _conversions(schemas, known))
+        found = await on_daemon_thread(
+            lambda: _conversions(schemas, known), name="voicedesk-schema"
+        )
         self._checked = {**self._checked, **found}
 
     async def _checker_made(self, schema: dict[str, Any]) -> tuple[Any, Exception | None]:
@@ -1451,7 +1422,9 @@ class ToolManager:
         key = id(schema)
         making = self._making.get(key)
         if making is None or making[0] is not schema:
-            task = asyncio.ensure_future(_off_loop(lambda: made_checker(schema)))
+            task = asyncio.ensure_future(
+                on_daemon_thread(lambda: made_checker(schema), name="voicedesk-schema")
+            )
             making = (schema, task)
             self._making[key] = making
 
