@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from voicedesk.events import NoticeLevel
 from voicedesk.providers.base import ToolCall
@@ -29,9 +29,11 @@ CANCEL_WORDS = re.compile(
 QUIET_POLL_S = 0.05
 # How long the stop key's notice waits for results already on their way (``tell_runs_on``)
 SETTLE_S = 0.25
-# How many failed calls' tool messages are kept for the session log to mark (``ToolJobs.
-# failed_in``): each is logged within its answer, or its background job's follow-up.
+# How many tool messages' marks (a failed call, what was shown of a picture) are kept for
+# the session log (``ToolJobs.failed_in``, ``shown_of``): each is logged within its answer,
+# or its background job's follow-up.
 MAX_FAILED_KEPT = 256
+_V = TypeVar("_V")
 CANCELLED_RESULT = "[cancelled: the person asked to drop it before it finished]"
 # A call the person broke in on (spoke, typed, or pressed the interrupt key): the answer was
 # cut, and the call with it, before its result came. What it did is not known (a create may
@@ -43,6 +45,37 @@ INTERRUPTED_RESULT = (
 # A call cut by the process itself: quit while it ran, or killed (``--resume`` finds it in
 # the log with no result).
 NO_RESULT = "[no result: voicedesk stopped before this tool finished; what it did is not known]"
+
+
+class _ByMessage(Generic[_V]):
+    """A value for each of the latest ``MAX_FAILED_KEPT`` tool messages, by the message
+    itself: by call id, two calls of one id (a server that numbers every answer's calls
+    from call_0) took each other's marks. The message is kept beside its value, so its
+    ``id`` is not reused while the entry stands."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[dict[str, Any], _V]] = {}
+
+    def put(self, message: dict[str, Any], value: _V) -> None:
+        self._kept[id(message)] = (message, value)
+        while len(self._kept) > MAX_FAILED_KEPT:  # logged long since, or never logged
+            del self._kept[next(iter(self._kept))]
+
+    def get(self, message: dict[str, Any]) -> _V | None:
+        kept = self._kept.get(id(message))
+        return kept[1] if kept is not None and kept[0] is message else None
+
+    def pop(self, message: dict[str, Any]) -> None:
+        if self.get(message) is not None:
+            del self._kept[id(message)]
+
+    def places(self, messages: list[dict[str, Any]]) -> dict[int, _V]:
+        """The value of each tool message in ``messages`` that has one, by its place."""
+        return {
+            at: value
+            for at, message in enumerate(messages)
+            if message.get("role") == "tool" and (value := self.get(message)) is not None
+        }
 
 
 @dataclass
@@ -109,18 +142,14 @@ class ToolJobs:
         # What the person was shown of a call's result where that is not its text for the
         # model (an image: "[image, image/png, 34 kB]"), until the session logs it beside
         # the call's messages (``shown_of``) for ``--resume`` to show again; dropped with a
-        # job the person cancelled. By the tool message itself (kept, so its id is not
-        # reused), the latest MAX_FAILED_KEPT, as the failed calls are: by call id, a
-        # later call of the same id (call_0 again, in the next round or turn) was logged
-        # as shown the picture, and the picture's own call as shown nothing.
-        self._shown: dict[int, tuple[dict[str, Any], str]] = {}
+        # job the person cancelled. By call id, a later call of the same id (call_0 again,
+        # in the next round or turn) was logged as shown the picture.
+        self._shown: _ByMessage[str] = _ByMessage()
         # The tool messages of the calls that failed (the server's isError), for the
         # session log to say so (``failed_in``): resumed, a result is shown without the
-        # MCP SDK's "Error executing tool …" only if its call failed. By the message
-        # itself, kept (so its id is not reused), the latest MAX_FAILED_KEPT: by call id,
-        # a background call and a later turn's call with the same id (some servers number
-        # every answer's calls from call_0) took each other's mark, on or off.
-        self._failed: dict[int, dict[str, Any]] = {}
+        # MCP SDK's "Error executing tool …" only if its call failed. By call id, a
+        # background call and a later turn's call with the same id took each other's mark.
+        self._failed: _ByMessage[bool] = _ByMessage()
         # jobs the stop key was pressed over whose notice waits for results on their way
         self._untold: list[ToolJob] = []
 
@@ -254,7 +283,7 @@ class ToolJobs:
                 # rest of the session.
                 for task in job.tasks:
                     if _finished(task):
-                        self._shown.pop(id(task.result()), None)
+                        self._shown.pop(task.result())
             self._notice(
                 "info",
                 "Cancelled the tools that were still running."
@@ -279,13 +308,9 @@ class ToolJobs:
         )
         message = {"role": "tool", "tool_call_id": call.id, "content": result.text}
         if result.shown:
-            self._shown[id(message)] = (message, result.shown)
-            while len(self._shown) > MAX_FAILED_KEPT:  # logged long since, or never logged
-                del self._shown[next(iter(self._shown))]
+            self._shown.put(message, result.shown)
         if result.is_error:
-            self._failed[id(message)] = message
-            while len(self._failed) > MAX_FAILED_KEPT:  # logged long since
-                del self._failed[next(iter(self._failed))]
+            self._failed.put(message, True)
         return message
 
     def failed_in(self, messages: list[dict[str, Any]]) -> list[int]:
@@ -293,11 +318,7 @@ class ToolJobs:
         message this made, the session log's ``failed_at``): by place, as a record may
         hold two calls of one id (two rounds of an answer, from a server that numbers
         each answer's calls from call_0)."""
-        return [
-            at
-            for at, message in enumerate(messages)
-            if message.get("role") == "tool" and self._failed.get(id(message)) is message
-        ]
+        return list(self._failed.places(messages))
 
     def shown_of(self, messages: list[dict[str, Any]]) -> dict[int, str]:
         """What the person was shown of the results among ``messages`` where it was not
@@ -306,19 +327,14 @@ class ToolJobs:
         call_0); taken: each is logged once."""
         shown = self.shown_in(messages)
         for at in shown:
-            del self._shown[id(messages[at])]
+            self._shown.pop(messages[at])
         return shown
 
     def shown_in(self, messages: list[dict[str, Any]]) -> dict[int, str]:
         """:meth:`shown_of`, left in place: a background call's pending record has it, for
         ``--resume`` to show a call the person then dropped as they were shown it (never
         answered, it is logged in no other record); the answer's record takes it later."""
-        shown = {}
-        for at, message in enumerate(messages):
-            kept = self._shown.get(id(message)) if message.get("role") == "tool" else None
-            if kept is not None and kept[0] is message:
-                shown[at] = kept[1]
-        return shown
+        return self._shown.places(messages)
 
     async def _finish(self, job: ToolJob) -> None:
         """Wait for a background job, then hand its results over when nobody is talking."""
