@@ -567,3 +567,35 @@ def test_bench_latency_help_says_keep_replaces_an_earlier_runs_files(capsys) -> 
     with pytest.raises(SystemExit):
         main(["bench", "latency", "--help"])
     assert "an earlier run in DIR are replaced" in " ".join(capsys.readouterr().out.split())
+
+
+def test_bench_latency_stages_on_the_way_to_the_answer_add_up_to_voice_to_voice() -> None:
+    """The stages ``bench latency`` lists cover the whole way from the last word to the
+    answer's first sample: the hand-offs between the providers (the transcript to the
+    request, the first token to the voice, its first audio to the speaker) are stages of
+    their own. Left out, their milliseconds were in voice-to-voice and in no stage."""
+    from voicedesk.bench.latency import _stage_stats
+    from voicedesk.engine.metrics import TurnRecord
+
+    record = TurnRecord(turn_id=1)
+    record.set_device_latency(0.0, 0.0)
+    for stage, at in [
+        ("speech_end", 2.0),
+        ("stt_final", 2.2),
+        ("llm_request", 2.21),
+        ("eou_decided", 2.9),
+        ("llm_first_token", 2.92),
+        ("tts_request", 2.925),
+        ("tts_first_piece", 3.075),
+        ("tts_first_audio", 3.405),
+        ("playback_start", 3.42),
+    ]:
+        record.mark(stage, at)
+    stats = _stage_stats([record.to_json()])
+    path = ["stt_delay", "request_wait", "ttft", "first_text", "first_words", "ttfb"]
+    assert [stats[k]["p50"] for k in ("request_wait", "first_text", "to_speaker")] == (
+        pytest.approx([0.01, 0.005, 0.015])
+    )
+    total = sum(stats[k]["p50"] for k in [*path, "to_speaker"])
+    assert total == pytest.approx(stats["voice_to_voice"]["p50"])
+    assert list(stats).index("request_wait") < list(stats).index("ttft")  # in path order

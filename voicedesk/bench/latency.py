@@ -10,7 +10,11 @@ before the transcript is committed (the VAD's hangover and ``turn.commit_ms``), 
 words the voice waits for before its first piece (the first clause, or 40 characters),
 and the client, queue and playback overheads. Stage figures come from the per-turn
 metrics: ``first_words`` is that wait for the first piece (from the answer's first text),
-``ttfb`` the voice's own time from that piece to its first audio. CPU is this process's
+``ttfb`` the voice's own time from that piece to its first audio. The hand-offs between
+them are stages too: ``request_wait`` (the transcript → the answer's request),
+``first_text`` (the first token → the voice) and ``to_speaker`` (the first audio → the
+speaker; negative when a loaded machine's audio thread ran behind), so ``stt_delay`` to
+``to_speaker`` add up to ``voice_to_voice`` less the sound card. CPU is this process's
 CPU time over wall time (percent of one core).
 
 WAV files have no sound card, so device latency is 0 unless ``--device-latency IN OUT``
@@ -235,20 +239,56 @@ def _device_latency_s(args: argparse.Namespace) -> tuple[float, float]:
     return latency_in / 1000, latency_out / 1000
 
 
+# The hand-offs between the providers' stages that no turn record names, each ours alone:
+# (name, from stage, to stage). With them the stages on the way to the answer are the whole
+# of it: stt_delay + request_wait + ttft + first_text + first_words + ttfb + to_speaker is
+# voice_to_voice less the sound card, turn by turn; without them ~2-25 ms a turn (and a
+# reply held for the end of turn, whole seconds) was in voice-to-voice and in no stage.
+HAND_OFFS = (
+    # the transcript → the answer's request (building it; a preemptive attempt started
+    # again for a later transcript; an answer prepared only near the turn's maximum wait)
+    ("request_wait", "stt_final", "llm_request"),
+    # the model's first token → its first text for the voice (a first word still arriving)
+    ("first_text", "llm_first_token", "tts_request"),
+    # the voice's first audio → its first sample handed to the speaker (the playback queue
+    # and the next block; an answer whose end of turn is still undecided is held meanwhile).
+    # Negative when the audio thread ran behind the loop's clock (a loaded machine): it
+    # stamps its block's place on the audio timeline, the loop its monotonic moment.
+    ("to_speaker", "tts_first_audio", "playback_start"),
+)
+
+
+def _hand_off(record: dict[str, Any], start: str, end: str) -> float | None:
+    t = record.get("t") or {}
+    return round(t[end] - t[start], 4) if start in t and end in t else None
+
+
 def _stage_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
     from voicedesk.engine.metrics import summarize
 
-    # first_words: the answer's first text → the voice's first piece; ttfb: the voice's own
+    # in the order they come on the way to the answer; first_words: the answer's first text
+    # → the voice's first piece; ttfb: the voice's own
     keys = [
         "eou_delay",
         "stt_delay",
+        "request_wait",
         "ttft",
+        "first_text",
         "first_words",
         "ttfb",
+        "to_speaker",
         "device_latency",
         "voice_to_voice",
     ]
-    return {k: summarize([v for r in records if (v := r.get(k)) is not None]) for k in keys}
+    hand_offs = {name: (start, end) for name, start, end in HAND_OFFS}
+
+    def value(record: dict[str, Any], key: str) -> float | None:
+        if key in hand_offs:
+            return _hand_off(record, *hand_offs[key])
+        got = record.get(key)
+        return None if got is None else float(got)
+
+    return {k: summarize([v for r in records if (v := value(r, k)) is not None]) for k in keys}
 
 
 async def bench(args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
