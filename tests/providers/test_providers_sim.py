@@ -1470,6 +1470,39 @@ async def _say_hello(tts: ElevenLabsTTS) -> None:
     await stream.aclose()
 
 
+async def test_elevenlabs_next_spare_is_dialled_after_the_answers_first_audio(sim):
+    """Taking the spare socket for an answer dialled the next one at once, and its TCP and
+    WebSocket handshakes ran on the event loop at the very moment the answer's chat request
+    went out (the stream is opened beside it): on a loaded machine they held the request
+    tens of milliseconds on its way to the server. The next spare is dialled once the
+    answer's first audio is in, or when its stream is let go before that."""
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    assert sim.tts_sockets == 1
+    stream = await tts.open_stream()
+    for _ in range(50):  # time for a dial begun now to reach the server
+        await asyncio.sleep(0.01)
+    assert tts._spare is None and sim.tts_sockets == 1  # nothing beside the request
+    await stream.send_text("Hello there, friend. ")
+    await stream.end_text()
+    chunks = stream.audio()
+    assert (await anext(chunks)).size
+    assert tts._spare is not None  # asked for with the first audio
+    await tts._spare
+    assert sim.tts_sockets == 2
+    async for _ in chunks:
+        pass
+    await stream.aclose()
+    assert sim.tts_sockets == 2  # once per answer
+
+    cut = await tts.open_stream()  # an answer cut before its first audio
+    await cut.aclose()
+    assert tts._spare is not None
+    await tts._spare
+    assert sim.tts_sockets == 3
+    await tts.aclose()
+
+
 async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_waiting(
     sim, monkeypatch
 ):

@@ -4,8 +4,11 @@ The official SDK offers this only synchronously and only over ``wss``, so we spe
 protocol with ``websockets`` directly (PROTOCOLS §4b). Latency choices:
 
 * a *spare* socket is kept connected and initialised, so an answer starts with no TCP/TLS/
-  WebSocket handshake on its critical path; a new spare is opened as soon as one is taken,
-  and one that ages unused is replaced before the service's inactivity timeout closes it;
+  WebSocket handshake on its critical path; a new spare is opened once the answer that took
+  one has its first audio (or is let go before it), and one that ages unused is replaced
+  before the service's inactivity timeout closes it. Opened as the spare was taken, the new
+  one's dial ran on the event loop while the answer's own request went out: the same
+  moment, on the way to the first token;
 * text is sent word by word (never a half word; text with no spaces between words, Chinese
   or Japanese, clause by clause at its full-width punctuation) and the first clause is sent with
   ``flush: true`` so generation starts at once instead of waiting for the 120-character
@@ -26,7 +29,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -253,8 +256,13 @@ class ElevenLabsTTS:
                     ws = None
         if ws is None:
             ws, _ = await self._connect()
-        self._prepare_spare()
         return ws
+
+    def _replace_spare(self) -> None:
+        """Open the next spare, unless one is there already (another answer's stream
+        asked first, or the service's close of an idle one had it replaced)."""
+        if self._spare is None:
+            self._prepare_spare()
 
     async def warm(self) -> None:
         """Check the key and open the first spare socket (its handshake fails on a bad key)."""
@@ -269,7 +277,14 @@ class ElevenLabsTTS:
             raise
 
     async def open_stream(self) -> ElevenLabsStream:
-        return ElevenLabsStream(await self._take_socket(), self.sample_rate)
+        """A stream on the spare socket (or a new one); the next spare is dialled once this
+        stream's first audio has come or it is closed (``ElevenLabsStream.spare_due``):
+        dialled now, its TCP and WebSocket handshakes shared the event loop with the
+        answer's request, sent at this moment, and held it up (on a loaded two-core
+        machine, tens of milliseconds between the request and the server)."""
+        return ElevenLabsStream(
+            await self._take_socket(), self.sample_rate, spare_due=self._replace_spare
+        )
 
     async def aclose(self) -> None:
         self._closed = True
@@ -345,9 +360,15 @@ def _is_closed(ws: Any) -> bool:
 
 
 class ElevenLabsStream(FirstPieceSignal):
-    def __init__(self, ws: Any, sample_rate: int) -> None:
+    def __init__(
+        self, ws: Any, sample_rate: int, spare_due: Callable[[], None] | None = None
+    ) -> None:
+        """``spare_due``: called once, at this stream's first audio or its close, whichever
+        comes first: the provider's next spare socket is dialled then, off the way to this
+        answer's first token and first audio."""
         self._ws = ws
         self.sample_rate = sample_rate
+        self._spare_due = spare_due
         self._pending = ""  # text not yet sent (a partial word)
         self._sent = ""
         self._flushed_first = False  # the first clause since the start (or a flush) went
@@ -460,6 +481,7 @@ class ElevenLabsStream(FirstPieceSignal):
                     )
                     self._note_alignment(msg.get("alignment") or msg.get("normalizedAlignment"))
                     self._audio_samples += pcm.size
+                    self._ask_for_spare()
                     yield pcm
                 elif msg.get("error") or (msg.get("message") and not msg.get("isFinal")):
                     self._said = str(msg.get("message") or msg.get("error"))
@@ -472,6 +494,8 @@ class ElevenLabsStream(FirstPieceSignal):
             raise ProviderError(
                 f"The ElevenLabs speech stream broke off ({_closing(exc)})"
             ) from None
+        finally:
+            self._ask_for_spare()  # ended with no audio, and maybe never closed
 
     def _note_alignment(self, alignment: dict[str, Any] | None) -> None:
         if not alignment:
@@ -493,5 +517,11 @@ class ElevenLabsStream(FirstPieceSignal):
         played_ms = played_samples * 1000 / self.sample_rate
         return sum(1 for t in self._letter_times_ms if t <= played_ms)
 
+    def _ask_for_spare(self) -> None:
+        due, self._spare_due = self._spare_due, None
+        if due is not None:
+            due()
+
     async def aclose(self) -> None:
+        self._ask_for_spare()  # let go before its first audio (a cut answer)
         await close_socket(self._ws)
