@@ -910,6 +910,15 @@ def test_doctor_runs_and_never_prints_the_key(cfg: Path, monkeypatch, capsys) ->
     assert "python" in text and "silero vad" in text and "smart turn" in text
 
 
+def test_doctor_with_an_empty_config_path_says_only_so(cfg: Path, capsys) -> None:
+    """`voicedesk --config "" doctor` printed its "ok python" line and then the error (exit
+    2): a line that read as if the checks had begun on a command refused for its argument."""
+    assert main(["--config", "", "doctor"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "--config was given an empty path" in captured.err
+
+
 def test_doctor_warns_about_ollama_without_a_context_window(cfg: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     cfg.write_text('[llm]\nbase_url = "http://localhost:11434/v1"\n', encoding="utf-8")
@@ -1544,16 +1553,14 @@ def test_doctor_without_a_config_file_says_how_to_write_one(
 ) -> None:
     """With no file at the usual place doctor said only "using the defaults": not how to
     get a file to change them in, which `voicedesk config init` writes there."""
-    import argparse
-
     from voicedesk.commands.doctor import load_config
     from voicedesk.config import chosen_config_path
 
     monkeypatch.delenv("VOICEDESK_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    path, _ = chosen_config_path(None)
+    path, named_by = chosen_config_path(None)
     assert path.is_relative_to(tmp_path) and not path.exists()
-    _, check = load_config(argparse.Namespace(config=None))
+    _, check = load_config(path, named_by)
     assert check.status == "ok"
     assert f"no file at {path}" in check.detail and "`voicedesk config init`" in check.detail
     assert main(["config", "init"]) == 0  # and it writes that very file

@@ -2001,3 +2001,46 @@ def test_a_resumed_call_loses_the_sdks_error_prefix_only_if_it_failed(tmp_path: 
     before = resumed()
     assert before["logs__last_error"][0] == "the disk was full at 03:00"
     assert before["docs__read_document"][0] == read_line
+
+
+def test_a_headless_runs_tool_lines_come_under_the_words_that_asked_for_them(
+    tmp_path: Path, capsys
+) -> None:
+    """`run --headless` prints a turn's words once the turn is over (with its answer), but
+    its tool calls finish before that: "tool docs__list_documents …: 2 documents" came
+    above "you › Which documents do I have…", the result before the question. They are
+    held until their turn's words are printed now. The built-in documents server, real
+    speech from a WAV file, the simulated cloud."""
+    from voicedesk.bench.scenarios import compose, load_utterance
+
+    workspace = tmp_path / "docs"
+    workspace.mkdir()
+    (workspace / "plan.md").write_text("# Plan\n\nFly on March 14.\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(f"[tools]\nworkspace = {json.dumps(str(workspace))}\n", encoding="utf-8")
+    inp, script = tmp_path / "in.wav", tmp_path / "script.json"
+    compose(["hello", "docs"], gaps_s=6.0, tail_s=1.0).write(inp)
+    turns = [
+        {"transcript": load_utterance("hello")[1], "reply": "Yes, I hear you."},
+        {
+            "transcript": load_utterance("docs")[1],
+            "reply": "You have a plan.",
+            "tool_calls": [{"name": "docs__list_documents"}],
+        },
+    ]
+    script.write_text(json.dumps({"turns": turns}), encoding="utf-8")
+    argv = ["--config", str(config), "run", "--sim", "--headless", "--input", str(inp)]
+    assert main([*argv, "--sim-script", str(script)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = [
+        line.split(" (")[0] if line.startswith("  tool ") else line
+        for line in lines
+        if line.startswith(("you ", "assistant ", "  tool "))
+    ]
+    assert said == [
+        f"you       › {load_utterance('hello')[1]}",
+        "assistant › Yes, I hear you.",
+        f"you       › {load_utterance('docs')[1]}",
+        "  tool docs__list_documents",
+        "assistant › You have a plan.",
+    ], lines

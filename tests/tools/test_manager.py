@@ -1613,7 +1613,10 @@ TOOLS = [
         input_schema={
             "$schema": D4,
             "type": "object",
-            "properties": {"xy": {"type": "array", "items": [{"type": "number"}] * 2}},
+            "properties": {
+                "xy": {"type": "array", "items": [{"type": "number"}] * 2},
+                "x": {"$ref": "#/properties/xy/items/0"},
+            },
         },
     ),
     mt.Tool(name="ping", input_schema={"$schema": D4, "type": "object"}),
@@ -1638,7 +1641,86 @@ async def test_a_draft_4_schema_refused_says_it_by_its_own_draft(tmp_path: Path)
     assert "Schema draft 4, which its $schema names" in said, said
     assert "not of type 'number'" not in said, said
     assert "it is valid JSON Schema draft 4, which its $schema names, but the language" in said
-    assert "(at properties/xy/items)): something draft 4 writes otherwise" in said, said
+    assert "its $ref '#/properties/xy/items/0' points into a tuple by its path" in said, said
+
+
+TUPLES_SERVER = lowlevel_server(
+    "tuples",
+    """
+D4 = "http://json-schema.org/draft-04/schema#"
+POINT = {"type": "array", "items": [{"type": "number"}, {"type": "number"}]}
+TOOLS = [
+    mt.Tool(
+        name="move",
+        input_schema={
+            "$schema": D4,
+            "type": "object",
+            "properties": {
+                "to": POINT,
+                "cell": {
+                    "type": "array",
+                    "items": [{"type": "string"}, {"type": "integer", "minimum": 1}],
+                    "additionalItems": False,
+                },
+            },
+            "required": ["to"],
+        },
+    ),
+    mt.Tool(
+        name="line",
+        input_schema={"type": "object", "properties": {"points": {"type": "array", "items": POINT}}},
+    ),
+]
+""",
+)
+
+
+async def test_a_draft_4_tuple_is_offered_as_prefix_items(tmp_path: Path) -> None:
+    """A tuple in draft 4's words (``items`` as a list of each place's schema, with
+    ``additionalItems`` for the rest) is no schema in today's JSON Schema, where ``items``
+    is one schema: its tool was left out, though draft 2020-12 says the same with
+    ``prefixItems``. It is now offered so, as exact a rewrite, in a schema naming draft 4
+    or none, and its calls are checked by the tuple's places. (One whose ``$ref`` points
+    into the tuple by its path is still left out: above.)"""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    settings = one_server_settings(tmp_path, "tuples", TUPLES_SERVER)
+    bus = ev.EventBus()
+    seen = Recorder(bus)
+    async with ToolManager(settings, bus=bus, log_dir=tmp_path / "logs") as manager:
+        tools = manager.llm_tools()
+        assert [n.message for n in seen.of(ev.Notice) if "left out" in n.message] == []
+        assert [t["function"]["name"] for t in tools] == ["tuples__line", "tuples__move"]
+        line, move = (t["function"]["parameters"] for t in tools)
+        point = {"type": "array", "prefixItems": [{"type": "number"}, {"type": "number"}]}
+        assert move["properties"] == {
+            "to": point,
+            "cell": {
+                "type": "array",
+                "prefixItems": [{"type": "string"}, {"type": "integer", "minimum": 1}],
+                "items": False,
+            },
+        }
+        assert line["properties"] == {"points": {"type": "array", "items": point}}
+        ran = await manager.call("tuples__move", {"to": [1, 2], "cell": ["B", 3]}, call_id="a")
+        assert not ran.is_error, ran.text
+        wrong = await manager.call(
+            "tuples__move", {"to": [1, "up"], "cell": ["B", 3, 4]}, call_id="b"
+        )
+        assert wrong.is_error and "to[1]" in wrong.text, wrong.text
+        assert "cell" in wrong.text, wrong.text
+        bad_line = await manager.call("tuples__line", {"points": [[1, "x"]]}, call_id="c")
+        assert bad_line.is_error and "points[0][1]" in bad_line.text, bad_line.text
+        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+            items = [item async for item in llm.stream(request)]
+            await llm.aclose()
+        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
 
 
 MANY_TOOLS_SERVER = """

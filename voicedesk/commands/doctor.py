@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
@@ -79,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
         results.append(check)
         print(check.line(), flush=True)
 
+    from voicedesk.config import chosen_config_path
+
+    # A config path that names nothing (`--config ""`) is a wrong argument, exit 2 with its
+    # message: asked first, so no check line is printed above it as if the checks had run.
+    path, named_by = chosen_config_path(getattr(args, "config", None))
     report(check_python())
-    settings, config_check = load_config(args)
+    settings, config_check = load_config(path, named_by)
     report(config_check)
     for check in check_audio(settings):
         report(check)
@@ -128,13 +134,12 @@ def check_python() -> Check:
     return Check("fail", "python", f"Python {version}: voicedesk needs {need} or newer")
 
 
-def load_config(args: argparse.Namespace) -> tuple[Any, Check]:
+def load_config(path: Path, named_by: str | None) -> tuple[Any, Check]:
     """Settings plus the check line; a bad config fails the check and the rest uses defaults."""
     from pydantic import SecretStr
 
-    from voicedesk.config import Keys, Settings, chosen_config_path, load_settings
+    from voicedesk.config import Keys, Settings, load_settings
 
-    path, named_by = chosen_config_path(getattr(args, "config", None))
     try:
         settings = load_settings(path, named_by=named_by)
     except UserError as exc:

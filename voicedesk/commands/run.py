@@ -752,6 +752,13 @@ class ConsolePrinter:
         # What to do about a failure, said once a run: a service gone (the simulated
         # cloud killed) failed every turn after it alike, and each error said it again.
         self._fixes_said: set[str] = set()
+        # A turn's words are printed with its answer, once it is over (a turn merged into
+        # the next is never printed twice), but its tool calls finish before that: their
+        # lines came above the words that asked for them. Each call's turn (by call id),
+        # the turns ended but not yet printed, and the tool lines held for them.
+        self._call_turns: dict[str, int] = {}
+        self._open_turns: set[int] = set()
+        self._held: list[tuple[int, str]] = []
 
     def exit_status(self, command: str) -> int:
         """The headless command's exit status, said when not 0. A failure at the start
@@ -784,9 +791,20 @@ class ConsolePrinter:
             self.filtered += bool(event.record.get("filtered"))
         if self.quiet:
             return
-        if isinstance(event, ev.ToolCallFinished):
+        if isinstance(event, ev.ToolCallStarted):
+            self._call_turns[event.call_id] = event.turn_id
+        elif isinstance(event, ev.TurnEnded):
+            self._open_turns.add(event.turn_id)
+        elif isinstance(event, ev.TurnMerged):
+            self._open_turns.add(event.into)
+        elif isinstance(event, ev.ToolCallFinished):
             gist = without_sdk_prefix(event.spoken_summary, is_error=event.is_error)
-            self._say(f"  tool {event.name} ({event.duration_s:.2f}s): {gist}")
+            line = f"  tool {event.name} ({event.duration_s:.2f}s): {gist}"
+            turn = self._call_turns.pop(event.call_id, None)
+            if turn in self._open_turns:
+                self._held.append((turn, line))  # printed below its turn's words
+            else:  # a call that went on in the background ends after its turn's lines
+                self._say(line)
         elif isinstance(event, ev.Notice):
             message, arrow, fix = event.message.partition(" → ")
             if arrow and fix not in self._fixes_said:
@@ -804,6 +822,11 @@ class ConsolePrinter:
             elif str(r.get("error") or "").startswith("stt:"):
                 # the turn is there, its words are not: say so, not just an empty answer
                 self._say("you       › (not understood: speech-to-text failed)")
+            # its tool calls (and those of the turns merged into it), as they were made
+            for _, line in [held for held in self._held if held[0] <= event.turn_id]:
+                self._say(line)
+            self._held = [held for held in self._held if held[0] > event.turn_id]
+            self._open_turns = {t for t in self._open_turns if t > event.turn_id}
             why = answer_cut(r)
             cut = "  ✂ (interrupted)" if why == "interrupted" else ""
             if r.get("filtered"):  # the provider's refusal, whatever was heard before it

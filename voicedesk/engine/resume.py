@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,12 +231,10 @@ def read_conversation(path: Path) -> Conversation:
             out.progress[turn_id] = _joined(out.progress.get(turn_id), record)
         elif kind == "pending_tools" and (ids := _call_ids(record["messages"])):
             _pending(out, turn_id, ids[0], record["messages"], at)
-            _shown(out, turn_id, record)
-            _failed(out, turn_id, record)
+            _marks(out, turn_id, record)
         elif kind == "tools":  # a follow-up may call tools again: a second record adds to it
             out.tools.setdefault(turn_id, []).extend(record["messages"])
-            _shown(out, turn_id, record)
-            _failed(out, turn_id, record)
+            _marks(out, turn_id, record)
             for call_id in _call_ids(record["messages"]):
                 # answered: it is resumed where it was
                 _answered(out, turn_id, call_id, followup=turn_id not in out.users)
@@ -351,48 +349,47 @@ def _joined(before: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, 
     return {"heard_text": heard[:at] + record["heard_more"], "whole": bool(record.get("whole"))}
 
 
-def _shown(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
-    """What a tools or pending_tools record says the person was shown of its results (a
-    picture's "[image, image/png, 35 kB]"), for the calls of ``turn_id``: ``shown_at``, by
-    the result's place in its messages; a log written before said ``shown``, by call id
-    (two calls of one id in a record, two rounds of an answer from a server that numbers
-    each answer's calls from call_0, both shown it); a record with neither shows the
-    model's text."""
-    at, by_id = record.get("shown_at"), record.get("shown")
-    said = conv.shown.setdefault(turn_id, {})
+def _marks(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
+    """What a tools or pending_tools record says of each of its results, for the calls of
+    ``turn_id``: what the person was shown of it (a picture's "[image, image/png, 35 kB]";
+    a record that says nothing of one showed the model's text) and whether its call failed
+    (a record that says nothing of failures, written before they were kept, says nothing
+    of them). Each is said by the result's place in its messages (``shown_at``,
+    ``failed_at``); a log written before said them by call id (``shown``, ``failed``: two
+    calls of one id in a record, two rounds of an answer from a server that numbers each
+    answer's calls from call_0, were both marked), read so when there is no place."""
+    shown = conv.shown.setdefault(turn_id, {})
+    for message, text in _said_of_each(record, "shown_at", "shown", dict):
+        if isinstance(text, str) and text:
+            shown[id(message)] = (message, text)
+    for message, mark in _said_of_each(record, "failed_at", "failed", list):
+        conv.failed.setdefault(turn_id, {})[id(message)] = (message, bool(mark))
+
+
+def _said_of_each(
+    record: dict[str, Any], at_key: str, id_key: str, form: type
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Each tool result in ``record``'s messages with what the record says of it: by its
+    place (``at_key``), else by its call id (``id_key``), each of them a ``form``: a dict
+    by place or id, or a list of the places or ids marked (each read as True). Nothing
+    when the record has neither."""
+    at, by_id = (
+        v if isinstance(v, form) else None for v in (record.get(at_key), record.get(id_key))
+    )
+    if at is None and by_id is None:
+        return
+    if isinstance(at, list):
+        at = {str(n): True for n in at if isinstance(n, int) and not isinstance(n, bool)}
+    if isinstance(by_id, list):
+        by_id = {i: True for i in by_id if isinstance(i, str)}
     for n, message in enumerate(record["messages"]):
         if not isinstance(message, dict) or message.get("role") != "tool":
             continue
         call_id = message.get("tool_call_id")
         if isinstance(at, dict):
-            text = at.get(str(n))
-        elif isinstance(by_id, dict) and isinstance(call_id, str):  # not one voicedesk wrote
-            text = by_id.get(call_id)
-        else:
-            continue
-        if isinstance(text, str) and text:
-            said[id(message)] = (message, text)
-
-
-def _failed(conv: Conversation, turn_id: int, record: dict[str, Any]) -> None:
-    """Which of the results in a tools or pending_tools record came of a failed call, for
-    the calls of ``turn_id``: ``failed_at``, where in its messages they are; a log written
-    before said ``failed``, their call ids (two calls of one id in a record, two rounds of
-    an answer from a server that numbers each answer's calls from call_0, both marked);
-    a record with neither (written before either was kept) says nothing of them."""
-    at, by_id = record.get("failed_at"), record.get("failed")
-    if not isinstance(at, list) and not isinstance(by_id, list):
-        return
-    places = {n for n in at or () if isinstance(n, int) and not isinstance(n, bool)}
-    ids = {i for i in by_id or () if isinstance(i, str)}
-    said = conv.failed.setdefault(turn_id, {})
-    for n, message in enumerate(record["messages"]):
-        if isinstance(message, dict) and message.get("role") == "tool":
-            call_id = message.get("tool_call_id")
-            if isinstance(at, list):
-                said[id(message)] = (message, n in places)
-            elif isinstance(call_id, str):
-                said[id(message)] = (message, call_id in ids)
+            yield message, at.get(str(n))
+        elif isinstance(by_id, dict) and isinstance(call_id, str):
+            yield message, by_id.get(call_id)
 
 
 def _pending(conv: Conversation, turn_id: int, first_id: str, messages: list[Any], at: int) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import jsonschema
@@ -36,6 +38,9 @@ _NAMED_SCHEMAS = frozenset(
 # Draft 4's ``$schema`` addresses (and draft 3's): a schema so marked is checked by that
 # draft's rules, and would be sent in them, after _todays_form rewrote it in today's.
 _OLD_DRAFTS = ("draft-03", "draft-04")
+
+# Today's JSON Schema, which the language model reads a tool's parameters as.
+TODAYS = jsonschema.Draft202012Validator
 
 
 def openai_description(tool: mt.Tool) -> str:
@@ -98,7 +103,9 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
     as_given = {"type": "object", "properties": {}, **(schema if isinstance(schema, dict) else {})}
     try:
         one = _one_object(as_given)
-        params = _items_given(_todays_form(one))
+        todays = _todays_form(one)
+        tuples = _tuples_today(todays) if _validator_class(todays) is TODAYS else todays
+        params = _items_given(tuples)
         cls = _validator_class(params)
         cls.check_schema(params)
     except jsonschema.SchemaError as exc:
@@ -108,6 +115,10 @@ def converted(schema: Any) -> tuple[dict[str, Any] | None, str, Any]:
     if not isinstance(schema, dict) or one is not as_given:
         return params, "", None
     if params == as_given and cls is _validator_class(schema):
+        return params, "", cls(params)
+    if tuples is not todays and _validator_class(as_given) is TODAYS:
+        # a tuple in a schema that names no draft: today's validator cannot follow its
+        # ``items`` list, the rewrite (just checked) says the same in today's words
         return params, "", cls(params)
     return params, "", _validator_class(as_given)(as_given)
 
@@ -137,6 +148,15 @@ def _old_draft_wrong(schema: dict[str, Any], exc: jsonschema.SchemaError) -> str
         return f"{_wrong(own)}, by JSON Schema {draft}, which its $schema names"
     except RecursionError:
         return TOO_DEEP
+    pointer = _ref_into_tuple(schema)
+    if pointer is not None:  # the one tuple _tuples_today leaves as it is
+        return (
+            f"it is valid JSON Schema {draft}, which its $schema names, but the language "
+            f"model reads today's JSON Schema (2020-12), which writes a tuple (`items` as a "
+            f"list) as `prefixItems`, and its $ref {pointer!r} points into a tuple by its "
+            f"path, which would then point at nothing; a $ref to a definition "
+            f"(`#/definitions/…`) instead would let voicedesk rewrite it"
+        )
     return (
         f"it is valid JSON Schema {draft}, which its $schema names, but the language model "
         f"reads today's JSON Schema (2020-12), and in that form it is not one "
@@ -263,6 +283,77 @@ def _todays_form(schema: Any) -> Any:
         limit = out.get(bound)
         if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
             out[exclusive] = out.pop(bound)
+    return out
+
+
+def _tuples_today(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` (copied) with draft 4's tuples in today's words: ``items`` as a list of
+    schemas (each place's) becomes ``prefixItems``, and ``additionalItems`` beside it (what
+    comes after) becomes ``items``. Read as today's JSON Schema (2020-12), where ``items``
+    is one schema, a tuple was no schema at all, and its tool was left out; servers that
+    write draft 4 (or no ``$schema``, in its habits) still write tuples so. Only when the
+    rewrite means the same: a ``$ref`` that points into a tuple by its path
+    (``#/…/items/0``) would point at nothing once it is ``prefixItems``, and a schema
+    that has ``prefixItems`` already would say two things; either leaves ``schema`` as it
+    is (the same object), for the check to refuse and :func:`_old_draft_wrong` to say."""
+    tuples = [s for s in _walk(schema) if isinstance(s.get("items"), list)]
+    if not tuples or any("prefixItems" in s for s in tuples):
+        return schema
+    if _ref_into_tuple(schema) is not None:
+        return schema
+    return _tuples_rewritten(schema)  # type: ignore[no-any-return]
+
+
+def _ref_into_tuple(schema: Any) -> str | None:
+    """The first ``$ref`` in ``schema`` that points into a tuple by its path, or None."""
+    refs = (s["$ref"] for s in _walk(schema) if isinstance(s.get("$ref"), str))
+    return next((ref for ref in refs if _into_tuple(ref)), None)
+
+
+def _walk(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object in ``schema``, itself included: not the values of data keywords
+    (an ``enum``'s objects are no schemas)."""
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        yield item
+        for key, value in item.items():
+            if key in _NAMED_SCHEMAS and isinstance(value, dict):
+                stack.extend(value.values())
+            elif key not in _DATA_KEYWORDS:
+                stack.append(value)
+
+
+def _into_tuple(ref: str) -> bool:
+    """Whether the JSON pointer ``ref`` goes through a place of an ``items`` list, or an
+    ``additionalItems`` (both renamed by the rewrite)."""
+    parts = ref.partition("#")[2].split("/")
+    return "additionalItems" in parts or any(
+        a == "items" and b.isdigit() for a, b in pairwise(parts)
+    )
+
+
+def _tuples_rewritten(schema: Any) -> Any:
+    """:func:`_tuples_today`'s rewrite, once it is known to be exact."""
+    if isinstance(schema, list):
+        return [_tuples_rewritten(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _tuples_rewritten(sub) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA_KEYWORDS else _tuples_rewritten(value)
+    if isinstance(out.get("items"), list):
+        out["prefixItems"] = out.pop("items")
+        if "additionalItems" in out:
+            out["items"] = out.pop("additionalItems")
     return out
 
 
