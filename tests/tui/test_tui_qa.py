@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     PLAIN_T,
     FakeSession,
@@ -18,6 +19,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started_fake,
     status_text,
+    text_of,
 )
 from textual import events
 from textual.containers import VerticalScroll
@@ -782,3 +784,28 @@ async def test_a_warning_said_again_leaves_the_lines_being_read_in_place(
         await pilot.pause()
         assert first.is_attached
         assert pane.scroll_y == 0
+
+
+@pytest.mark.parametrize("width", [20, 25, 30, 40])
+async def test_a_dead_microphone_is_said_at_every_width(tmp_path: Path, width: int) -> None:
+    """Below about 30 columns the level meter was dropped to leave the state its room, and
+    "mic 0 !" with it: a microphone delivering only zeros went unsaid. The state (then the
+    mode) gives way instead, and a live meter still goes first as before."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(width, 15)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.StateChanged(state="listening"))
+        app.bus.publish(ev.InputLevel(rms_dbfs=-120.0, zero_input=True))
+        await pilot.pause()
+        await pilot.pause()
+        level = app.status_bar.query_one("#status-level", Static)
+        assert level.display and level.region.width and level.region.right <= width
+        assert "mic 0 !" in "".join(s.text for s in level.render_line(0))
+
+        # the microphone comes back: the state has its room again, and a meter too narrow
+        # for it goes as before
+        app.bus.publish(ev.InputLevel(rms_dbfs=-30.0, zero_input=False))
+        await pilot.pause()
+        await pilot.pause()
+        state = app.status_bar.query_one("#status-state", Static)
+        assert state.display and "●" in text_of(state)
