@@ -39,6 +39,13 @@ STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
 # after an answer the model stopped at llm.max_tokens, mid-sentence
 LENGTH_NOTE = " … (stopped at the length limit, llm.max_tokens)"
 RESUMED_DIVIDER = "— resumed —"
+# Under a resumed conversation's last question when no answer to it was heard (the app was
+# quit, or died, while it was awaited): it looked answered-in-waiting like any other line,
+# and nothing will answer it unless it is asked again.
+UNANSWERED_NOTE = (
+    "↳ not answered: the conversation ended first. Ask it again to have it answered "
+    "(say it, or press t to type it)."
+)
 # Live turns kept on screen. Textual lays out every child of a scrolling container each time
 # one of them changes height, which a streaming answer does every frame: with hundreds of
 # turns that held the event loop, which the engine shares, for a tenth of a second at a time.
@@ -391,8 +398,10 @@ def _earlier_turns(count: int) -> str:
     return f"{count} earlier turn{'s' if count != 1 else ''}"
 
 
-def _note(text: str) -> Static:
-    return Static(Content.styled(text, "$foreground-muted italic"), classes="turn earlier-note")
+def _note(text: str, *, classes: str = "") -> Static:
+    return Static(
+        Content.styled(text, "$foreground-muted italic"), classes=f"turn earlier-note {classes}"
+    )
 
 
 def _past_turn(turn: ev.PastTurn) -> list[Static]:
@@ -593,6 +602,9 @@ class ConversationPane(VerticalScroll):
             shown += _past_turn(turn)
             if turn.summarised:
                 folded_end = len(shown)
+        last = event.turns[-1] if event.turns else None
+        if last is not None and last.user_text and last.heard_text is None:
+            shown.append(_note(UNANSWERED_NOTE, classes="unanswered-note"))
         if event.summarised:
             note = f"↑ {_earlier_turns(event.summarised)} summarised for the assistant"
             shown.insert(folded_end, _note(note))
