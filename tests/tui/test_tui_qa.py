@@ -809,3 +809,71 @@ async def test_a_dead_microphone_is_said_at_every_width(tmp_path: Path, width: i
         await pilot.pause()
         state = app.status_bar.query_one("#status-state", Static)
         assert state.display and "●" in text_of(state)
+
+
+def _long_tool_call(app: VoiceDeskApp) -> None:
+    """A search whose name and a path argument are each wider than a 30-column card."""
+    app.bus.publish(
+        ev.ToolCallStarted(
+            turn_id=1,
+            call_id="c1",
+            name="docs__search_documents",
+            arguments={"query": "renovation budget", "folder": "projects/north-wing"},
+        )
+    )
+    app.bus.publish(
+        ev.ToolCallFinished(
+            call_id="c1",
+            name="docs__search_documents",
+            result_text="…",
+            spoken_summary="Three documents mention the renovation budget.",
+            is_error=False,
+            duration_s=0.02,
+        )
+    )
+
+
+async def test_a_tool_card_at_30_columns_breaks_long_words_at_their_joints(
+    tmp_path: Path,
+) -> None:
+    """At 30 columns the card read "✓" / "docs__search_document" / "s (query=renovation"
+    and "folder=projects/north" / "-…)": Textual folds a word wider than its line at
+    whatever cell it reaches. The icon stays with the name, a word that fits is whole on
+    its line, and one that does not is broken after a "__", "/", "=" or the like."""
+    from test_tui import conversation
+
+    from voicedesk.tui.widgets.conversation import ToolCard
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(30, 30)) as pilot:
+        await started_fake(pilot)
+        _long_tool_call(app)
+        await pilot.pause()
+        await pilot.pause()
+        card = conversation(app).query_one(ToolCard)
+        lines = [
+            "".join(s.text for s in card.render_line(y)).strip(" ▌")
+            for y in range(card.size.height)
+        ]
+        assert lines[:2] == ["✓ docs__", "search_documents"], lines
+        assert "(query=renovation" in lines
+        assert "folder=projects/" in lines and lines[
+            lines.index("folder=projects/") + 1
+        ].startswith("north-…)"), lines
+        # every other word is whole on one line
+        words = card.render().plain.split()
+        assert sum(1 for w in words if w in " ".join(lines).split()) >= len(words) - 3
+
+
+@pytest.mark.parametrize("width", [30, 80])
+def test_snapshot_tool_card(snap_compare: Any, tmp_path: Path, width: int) -> None:
+    """A tool card with a long name and a path, at 30 and 80 columns (see above)."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await started_fake(pilot)
+        assert isinstance(pilot.app, VoiceDeskApp)
+        pilot.app.bus.publish(ev.StateChanged(state="listening"))
+        _long_tool_call(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(fake_app(tmp_path), terminal_size=(width, 24), run_before=run_before)
