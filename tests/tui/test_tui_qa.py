@@ -801,6 +801,10 @@ async def test_a_dead_microphone_is_said_at_every_width(tmp_path: Path, width: i
         level = app.status_bar.query_one("#status-level", Static)
         assert level.display and level.region.width and level.region.right <= width
         assert "mic 0 !" in "".join(s.text for s in level.render_line(0))
+        # and beside it what the bar has room for: the mode, else the state (at 20 columns
+        # the mode gave way and the state's slot stood empty)
+        shown = [app.status_bar.query_one(f"#status-{slot}", Static) for slot in ("mode", "state")]
+        assert any(w.display and w.region.width > 2 for w in shown)
 
         # the microphone comes back: the state has its room again, and a meter too narrow
         # for it goes as before

@@ -10,7 +10,8 @@ state (cut first), then the level meter, which goes where it would leave the sta
 than ``STATE_MIN_CELLS`` (the state's icon says "hearing you" as the meter would). The
 mode's 14-cell slot took a 20-column bar ("typing …  no"). A dead microphone ("mic 0 !")
 is never the part that goes: nothing the person says is heard, and no other slot tells
-them, so the state is cut (to nothing if need be), then the mode, instead.
+them, so the state is cut (to nothing if need be) instead; where even the mode does not
+fit beside it (20 columns), the mode goes and the state has its room.
 """
 
 from __future__ import annotations
@@ -234,11 +235,13 @@ class StatusBar(Horizontal):
         if show_meter:
             room -= meter
         # with a dead mic the state gives way whole, then the mode, so "mic 0 !" fits
-        dead_and_tight = narrow and self._dead_mic
-        self.query_one("#status-state", Static).display = room >= 1 or not dead_and_tight
+        dead_and_tight = narrow and self._dead_mic and room < 1
         # (the state's slot gone, its padding is room too)
-        fits = room + SLOT_PADDING >= 0
-        self.query_one("#status-mode", Static).display = fits or not dead_and_tight
+        mode_goes = dead_and_tight and room + SLOT_PADDING < 0
+        if mode_goes:  # the state has the mode's room instead
+            room += self._mode_cells + SLOT_PADDING
+        self.query_one("#status-mode", Static).display = not mode_goes
+        self.query_one("#status-state", Static).display = room >= 1 or not dead_and_tight
         room = max(1, room)
         if content.cell_length <= room:
             return content
