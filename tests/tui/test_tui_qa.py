@@ -881,3 +881,33 @@ def test_snapshot_tool_card(snap_compare: Any, tmp_path: Path, width: int) -> No
         await pilot.pause()
 
     assert snap_compare(fake_app(tmp_path), terminal_size=(width, 24), run_before=run_before)
+
+
+async def test_a_tool_card_without_arguments_shows_no_empty_brackets(tmp_path: Path) -> None:
+    """A call with no arguments (the demo's list_documents) read "✓ docs__list_documents ()"
+    in the conversation, while the Tools pane said "no arguments"."""
+    from test_tui import conversation
+
+    from voicedesk.tui.widgets.conversation import ToolCard
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ToolCallStarted(turn_id=1, call_id="c1", name="docs__list_documents", arguments={})
+        )
+        await pilot.pause()
+        card = conversation(app).query_one(ToolCard)
+        assert text_of(card) == "⚙ docs__list_documents  running…"
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="docs__list_documents",
+                result_text="a.md",
+                spoken_summary="1 document in the workspace.",
+                is_error=False,
+                duration_s=0.03,
+            )
+        )
+        await pilot.pause()
+        assert text_of(card) == "✓ docs__list_documents  0.03s · 1 document in the workspace."

@@ -375,7 +375,8 @@ class ToolCard(Static):
             (self.name_, "bold"),
             # a space, not "name(args)": lines wrap only at spaces, so as one token the
             # two were folded mid-word wherever they did not fit on a line together
-            (f" ({args})", "$foreground-muted"),
+            # no "()" for a call without arguments: the Tools pane says "no arguments"
+            (f" ({args})" if args else "", "$foreground-muted"),
             f"  {self.detail}" if self.detail else running,
         )
         self.update(_CardText(content, glued=len(icon) + 1))
