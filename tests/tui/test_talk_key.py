@@ -351,3 +351,45 @@ async def test_the_footer_keeps_quit_and_help_with_a_microphone_from_20_columns(
             talk = "talk_hold" if hold else "ptt"
             assert (talk in keys) == (width >= 33), (width, list(keys))
             assert ("unmute" in keys) == (width >= 42), (width, list(keys))
+
+
+async def test_a_wav_microphone_talks_only_while_the_talk_key_is_down(tmp_path: Path) -> None:
+    """`voicedesk run --sim --input a.wav` in push-to-talk: the file played from launch
+    whatever the talk key did, so its words went by unheard with the key up and the key
+    caught only what was playing when it was pressed. The file is now a person who talks
+    while the microphone listens: it waits with the key up, and goes on at the press."""
+    from test_tui import sim_args, sim_command_app
+
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.config import Settings
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=0.5, tail_s=0.5).write(speech)
+    settings = Settings()
+    settings.turn.mode = "push-to-talk"
+    args = sim_args(speech, tmp_path / "answers.wav", mode="push-to-talk")
+    async with sim_command_app(tmp_path, args, settings) as (app, pilot):
+        session = app.session
+        assert session is not None and session.mode == "push-to-talk"
+        backend = session.audio.backend  # type: ignore[attr-defined]
+
+        async def blocks_go_by(n: int) -> None:
+            done = backend.blocks_done
+            await wait_until(pilot, lambda: backend.blocks_done >= done + n, timeout=30)
+
+        await blocks_go_by(100)  # a second of the key up
+        assert backend.blocks_heard == 0  # the file has not begun
+
+        app.action_ptt()  # tap: the microphone opens, and the file talks
+        await wait_until(pilot, lambda: backend.blocks_heard >= 60, timeout=30)
+        app.action_ptt()  # tap again: sent, and the file waits
+        assert not app.ptt_open
+        await blocks_go_by(2)  # (a block under way at the tap)
+        heard = backend.blocks_heard
+        assert heard < -(-backend.mic.size // backend.capture_block)  # not to its end yet
+        await blocks_go_by(100)
+        assert backend.blocks_heard == heard
+
+        app.action_ptt()  # the key again: the file goes on where it stopped
+        await wait_until(pilot, lambda: backend.blocks_heard > heard, timeout=30)
+        await pilot.press("q")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     PLAIN_T,
     FakeSession,
@@ -18,6 +19,7 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     silence_wav,  # noqa: F401  (module fixture: a WAV of silence)
     started_fake,
     status_text,
+    text_of,
 )
 from textual import events
 from textual.containers import VerticalScroll
@@ -782,3 +784,130 @@ async def test_a_warning_said_again_leaves_the_lines_being_read_in_place(
         await pilot.pause()
         assert first.is_attached
         assert pane.scroll_y == 0
+
+
+@pytest.mark.parametrize("width", [20, 25, 30, 40])
+async def test_a_dead_microphone_is_said_at_every_width(tmp_path: Path, width: int) -> None:
+    """Below about 30 columns the level meter was dropped to leave the state its room, and
+    "mic 0 !" with it: a microphone delivering only zeros went unsaid. The state (then the
+    mode) gives way instead, and a live meter still goes first as before."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(width, 15)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.StateChanged(state="listening"))
+        app.bus.publish(ev.InputLevel(rms_dbfs=-120.0, zero_input=True))
+        await pilot.pause()
+        await pilot.pause()
+        level = app.status_bar.query_one("#status-level", Static)
+        assert level.display and level.region.width and level.region.right <= width
+        assert "mic 0 !" in "".join(s.text for s in level.render_line(0))
+        # and beside it what the bar has room for: the mode, else the state (at 20 columns
+        # the mode gave way and the state's slot stood empty)
+        shown = [app.status_bar.query_one(f"#status-{slot}", Static) for slot in ("mode", "state")]
+        assert any(w.display and w.region.width > 2 for w in shown)
+
+        # the microphone comes back: the state has its room again, and a meter too narrow
+        # for it goes as before
+        app.bus.publish(ev.InputLevel(rms_dbfs=-30.0, zero_input=False))
+        await pilot.pause()
+        await pilot.pause()
+        state = app.status_bar.query_one("#status-state", Static)
+        assert state.display and "●" in text_of(state)
+
+
+def _long_tool_call(app: VoiceDeskApp) -> None:
+    """A search whose name and a path argument are each wider than a 30-column card."""
+    app.bus.publish(
+        ev.ToolCallStarted(
+            turn_id=1,
+            call_id="c1",
+            name="docs__search_documents",
+            arguments={"query": "renovation budget", "folder": "projects/north-wing"},
+        )
+    )
+    app.bus.publish(
+        ev.ToolCallFinished(
+            call_id="c1",
+            name="docs__search_documents",
+            result_text="…",
+            spoken_summary="Three documents mention the renovation budget.",
+            is_error=False,
+            duration_s=0.02,
+        )
+    )
+
+
+async def test_a_tool_card_at_30_columns_breaks_long_words_at_their_joints(
+    tmp_path: Path,
+) -> None:
+    """At 30 columns the card read "✓" / "docs__search_document" / "s (query=renovation"
+    and "folder=projects/north" / "-…)": Textual folds a word wider than its line at
+    whatever cell it reaches. The icon stays with the name, a word that fits is whole on
+    its line, and one that does not is broken after a "__", "/", "=" or the like."""
+    from test_tui import conversation
+
+    from voicedesk.tui.widgets.conversation import ToolCard
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(30, 30)) as pilot:
+        await started_fake(pilot)
+        _long_tool_call(app)
+        await pilot.pause()
+        await pilot.pause()
+        card = conversation(app).query_one(ToolCard)
+        lines = [
+            "".join(s.text for s in card.render_line(y)).strip(" ▌")
+            for y in range(card.size.height)
+        ]
+        assert lines[:2] == ["✓ docs__", "search_documents"], lines
+        assert "(query=renovation" in lines
+        assert "folder=projects/" in lines and lines[
+            lines.index("folder=projects/") + 1
+        ].startswith("north-…)"), lines
+        # every other word is whole on one line
+        words = card.render().plain.split()
+        assert sum(1 for w in words if w in " ".join(lines).split()) >= len(words) - 3
+
+
+@pytest.mark.parametrize("width", [30, 80])
+def test_snapshot_tool_card(snap_compare: Any, tmp_path: Path, width: int) -> None:
+    """A tool card with a long name and a path, at 30 and 80 columns (see above)."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await started_fake(pilot)
+        assert isinstance(pilot.app, VoiceDeskApp)
+        pilot.app.bus.publish(ev.StateChanged(state="listening"))
+        _long_tool_call(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(fake_app(tmp_path), terminal_size=(width, 24), run_before=run_before)
+
+
+async def test_a_tool_card_without_arguments_shows_no_empty_brackets(tmp_path: Path) -> None:
+    """A call with no arguments (the demo's list_documents) read "✓ docs__list_documents ()"
+    in the conversation, while the Tools pane said "no arguments"."""
+    from test_tui import conversation
+
+    from voicedesk.tui.widgets.conversation import ToolCard
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(
+            ev.ToolCallStarted(turn_id=1, call_id="c1", name="docs__list_documents", arguments={})
+        )
+        await pilot.pause()
+        card = conversation(app).query_one(ToolCard)
+        assert text_of(card) == "⚙ docs__list_documents  running…"
+        app.bus.publish(
+            ev.ToolCallFinished(
+                call_id="c1",
+                name="docs__list_documents",
+                result_text="a.md",
+                spoken_summary="1 document in the workspace.",
+                is_error=False,
+                duration_s=0.03,
+            )
+        )
+        await pilot.pause()
+        assert text_of(card) == "✓ docs__list_documents  0.03s · 1 document in the workspace."

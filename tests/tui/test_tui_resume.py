@@ -24,6 +24,7 @@ from voicedesk.sim.server import SimServer
 from voicedesk.tui.screens import ToolDetailScreen
 from voicedesk.tui.widgets.conversation import (
     CUT_MARKER,
+    UNANSWERED_NOTE,
     AssistantTurn,
     ToolCard,
     UserTurn,
@@ -88,12 +89,13 @@ async def test_resume_shows_the_earlier_turns_above_a_divider(
         ]
         assert shown.index("· find (q=51)") == shown.index("UserTurn:you › Question 51") + 1
         divider = shown.index(DIVIDER)
-        assert shown[divider - 5 : divider] == [
+        assert shown[divider - 6 : divider] == [
             "UserTurn:you › Tell me a story.",
             f"AssistantTurn:assistant › Once upon a time{CUT_MARKER}there was a fox.",
             "UserTurn:you › And then what happened?",  # the merged turn once, not twice
             "AssistantTurn:assistant › The fox ran.",
-            "UserTurn:you › Was it fast?",  # no answer was heard: the words alone
+            "UserTurn:you › Was it fast?",
+            UNANSWERED_NOTE,  # no answer was heard, and nothing will answer it now
         ]
         assert "UserTurn:you › And then" not in shown
         assert all(card.status == "earlier" for card in pane.query(ToolCard))
@@ -182,6 +184,8 @@ async def test_resume_shows_the_context_it_continues_before_the_first_turn(
         await started(pilot)
         await pilot.pause()
         assert "ctx 930/" in text_of(app.status_bar.query_one("#status-context", Static))
+        # its last question was answered: nothing says otherwise
+        assert not conversation(app).query(".unanswered-note")
         await pilot.press("s")
         await pilot.pause()
         assert "930 of" in text_of(app.screen.query_one("#context-prompt", Static))

@@ -23,6 +23,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,18 @@ class FileDuplex(DuplexBackend):
         self.written_s: float | None = None  # seconds written to output_path, once stopped
         self.blocks_done = 0
         self.late_blocks = 0  # blocks the process callback handed back after their deadline
+        # Whether the person in the file talks now (``talks_when``); None: always, the file
+        # is their side of the conversation from the first block (headless runs, benchmarks).
+        self._talks: Callable[[], bool] | None = None
+        self.blocks_heard = 0  # blocks of the file handed over so far
+
+    def talks_when(self, talks: Callable[[], bool]) -> None:
+        """The file advances only while ``talks()`` is true, silence fed meanwhile: in the
+        terminal UI, while the microphone listens (hands-free, or the talk key down, and
+        not muted). The file played from launch whatever the talk key did, so a person
+        trying push-to-talk with it heard its words go by unheard while the key was up.
+        Called from the audio thread once a block: it must be quick and never block."""
+        self._talks = talks
 
     @property
     def duration_s(self) -> float:
@@ -141,22 +154,28 @@ class FileDuplex(DuplexBackend):
         block_s = self.block_ms / 1000
         total_blocks = -(-self.mic.size // n_in)
         # None: silence after the file until stopped (the terminal UI, where the person quits)
-        max_blocks = (
-            math.inf if self.max_tail_s is None else total_blocks + int(self.max_tail_s / block_s)
-        )
+        max_tail = math.inf if self.max_tail_s is None else int(self.max_tail_s / block_s)
         silence = np.zeros(n_in, dtype=np.int16)
         t0 = time.monotonic()
         k = 0
+        heard = 0  # blocks of the file handed over: k, unless it waits (``talks_when``)
+        tail = 0  # blocks of silence after the file's end
         try:
-            while not self._stop.is_set() and k < max_blocks:
-                if k < total_blocks:
-                    block = self.mic[k * n_in : (k + 1) * n_in]
+            while not self._stop.is_set():
+                talks = self._talks
+                if heard < total_blocks and (talks is None or talks()):
+                    block = self.mic[heard * n_in : (heard + 1) * n_in]
                     if block.size < n_in:
                         block = np.concatenate([block, silence[: n_in - block.size]])
+                    heard += 1
+                    self.blocks_heard = heard
                 else:
                     block = silence
-                    if k == total_blocks:
+                    if heard == total_blocks:
+                        if tail >= max_tail:
+                            break
                         self.finished.set()
+                        tail += 1
                 out = process(block)
                 if out.size != n_out:  # the contract says exactly one block; be forgiving
                     out = np.resize(out, n_out) if out.size else np.zeros(n_out, np.int16)

@@ -109,7 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=path_arg,
         metavar="IN.wav",
         help="WAV file as the microphone; the answers then go to --output alone (without it "
-        "they are shown, not played)",
+        "they are shown, not played). In the terminal UI the file talks only while the "
+        "microphone listens (in push-to-talk, while the talk key is down)",
     )
     parser.add_argument(
         "--output",

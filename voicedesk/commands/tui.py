@@ -282,12 +282,27 @@ def session_factory(
             name="voicedesk-build",
         )
         if input_path is not None:
+            _wav_talks_while_listened_to(session)
             _tell_about_the_wav_files(
                 session, bus, stack, demo=demo, heard=input_path, output=output_path
             )
         return session
 
     return make_session
+
+
+def _wav_talks_while_listened_to(session: Any) -> None:
+    """A WAV microphone in the terminal UI is a person who talks only while the microphone
+    listens: hands-free, or push-to-talk with the talk key down, and not muted. It played
+    from launch whatever the talk key did, so in push-to-talk its words went by while the
+    key was up, and the key only ever caught whatever part was playing then."""
+    from voicedesk.audio.file_backend import FileDuplex
+
+    backend = session.audio.backend
+    if isinstance(backend, FileDuplex):  # (one a simulated room wraps is left as it was)
+        backend.talks_when(
+            lambda: not session.muted and (session.mode == "hands-free" or session.talk_key_down)
+        )
 
 
 def _tell_about_the_wav_files(

@@ -12,6 +12,7 @@ turns' bookkeeping: nothing the engine says now revises them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,13 @@ STOPPED_BEFORE_IT_BEGAN = "(stopped before it began)"
 # after an answer the model stopped at llm.max_tokens, mid-sentence
 LENGTH_NOTE = " … (stopped at the length limit, llm.max_tokens)"
 RESUMED_DIVIDER = "— resumed —"
+# Under a resumed conversation's last question when no answer to it was heard (the app was
+# quit, or died, while it was awaited): it looked answered-in-waiting like any other line,
+# and nothing will answer it unless it is asked again.
+UNANSWERED_NOTE = (
+    "↳ not answered: the conversation ended first. Ask it again to have it answered "
+    "(say it, or press t to type it)."
+)
 # Live turns kept on screen. Textual lays out every child of a scrolling container each time
 # one of them changes height, which a streaming answer does every frame: with hundreds of
 # turns that held the event loop, which the engine shares, for a tenth of a second at a time.
@@ -362,16 +370,98 @@ class ToolCard(Static):
         icon, style = CARD_LOOK[self.status]
         args = short_args(self.arguments)
         running = ("  running…", "italic $foreground-muted") if self.status == "running" else ""
-        self.update(
-            Content.assemble(
-                (f"{icon} ", style),
-                (self.name_, "bold"),
-                # a space, not "name(args)": lines wrap only at spaces, so as one token the
-                # two were folded mid-word wherever they did not fit on a line together
-                (f" ({args})", "$foreground-muted"),
-                f"  {self.detail}" if self.detail else running,
-            )
+        content = Content.assemble(
+            (f"{icon} ", style),
+            (self.name_, "bold"),
+            # a space, not "name(args)": lines wrap only at spaces, so as one token the
+            # two were folded mid-word wherever they did not fit on a line together
+            # no "()" for a call without arguments: the Tools pane says "no arguments"
+            (f" ({args})" if args else "", "$foreground-muted"),
+            f"  {self.detail}" if self.detail else running,
         )
+        self.update(_CardText(content, glued=len(icon) + 1))
+
+
+# Where a word too long for its line is broken, after the last of these that fits: a path
+# at a "/", a tool's name after its server's "__", "key=" before its value.
+_WORD_BREAKS = "/_-.,=:"
+
+
+def _card_lines(plain: str, width: int, glued: int) -> list[tuple[int, int]]:
+    """``plain`` broken into lines of at most ``width`` cells at its spaces, as (start, end)
+    offsets. A word wider than a line (a long path, a namespaced tool name at 30 columns)
+    is broken after its last ``_WORD_BREAKS`` character that fits, and only with none
+    mid-word. Nothing breaks in the first ``glued`` characters (the icon and its space):
+    "✓" stood alone on a line above the name."""
+    words = [[m.start(), m.end()] for m in re.finditer(r"\S+", plain)]
+    if len(words) > 1 and words[0][1] < glued:
+        icon = words.pop(0)
+        words[0][0] = icon[0]
+    lines: list[tuple[int, int]] = []
+    start = end = -1  # the line being filled (none yet)
+    for w_start, w_end in words:
+        if start >= 0 and w_end - start <= width:
+            end = w_end
+            continue
+        if start >= 0:
+            lines.append((start, end))
+        while w_end - w_start > width:  # wider than a line: a piece at a time
+            fits = plain[w_start : w_start + width]
+            # a namespaced tool's name after its server's "__", else the last break
+            at = fits.rfind("__") + 2 if "__" in fits[1:] else 0
+            at = at or max((i + 1 for i, c in enumerate(fits) if c in _WORD_BREAKS), default=0)
+            cut = w_start + (at or width)
+            lines.append((w_start, cut))
+            w_start = cut
+        start, end = w_start, w_end
+    if start >= 0:
+        lines.append((start, end))
+    return lines
+
+
+class _CardText(Visual):
+    """A tool card's text laid out for the width it is drawn at (``_card_lines``): Textual
+    folds a word wider than its line anywhere, so at 30 columns the card read
+    "docs__search_document" / "s (query=…" and "projects/north" / "-…)"."""
+
+    def __init__(self, content: Content, *, glued: int) -> None:
+        self.content = content
+        self.glued = glued
+        self._at_width: dict[int, Content] = {}
+
+    def __str__(self) -> str:
+        return str(self.content)
+
+    @property
+    def plain(self) -> str:
+        """The card's text as one paragraph, whatever the width (as a Content has it)."""
+        return self.content.plain
+
+    def _at(self, width: int) -> Content:
+        laid = self._at_width.get(width)
+        if laid is None:
+            if width <= 0:
+                return self.content
+            lines = _card_lines(self.content.plain, width, self.glued)
+            laid = Content("\n").join([self.content[a:b] for a, b in lines])
+            self._at_width[width] = laid
+        return laid
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        wrap_width = width - options.rules.get("line_pad", 0) * 2
+        return self._at(wrap_width).render_strips(width, height, style, options)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        wrap_width = width - rules.get("line_pad", 0) * 2
+        return self._at(wrap_width).get_height(rules, width)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return self.content.get_optimal_width(rules, container_width)
+
+    def get_minimal_width(self, rules: RulesMap) -> int:
+        return self.content.get_minimal_width(rules)
 
 
 def _failure(record: dict[str, Any]) -> str | None:
@@ -391,8 +481,10 @@ def _earlier_turns(count: int) -> str:
     return f"{count} earlier turn{'s' if count != 1 else ''}"
 
 
-def _note(text: str) -> Static:
-    return Static(Content.styled(text, "$foreground-muted italic"), classes="turn earlier-note")
+def _note(text: str, *, classes: str = "") -> Static:
+    return Static(
+        Content.styled(text, "$foreground-muted italic"), classes=f"turn earlier-note {classes}"
+    )
 
 
 def _past_turn(turn: ev.PastTurn) -> list[Static]:
@@ -593,6 +685,9 @@ class ConversationPane(VerticalScroll):
             shown += _past_turn(turn)
             if turn.summarised:
                 folded_end = len(shown)
+        last = event.turns[-1] if event.turns else None
+        if last is not None and last.user_text and last.heard_text is None:
+            shown.append(_note(UNANSWERED_NOTE, classes="unanswered-note"))
         if event.summarised:
             note = f"↑ {_earlier_turns(event.summarised)} summarised for the assistant"
             shown.insert(folded_end, _note(note))

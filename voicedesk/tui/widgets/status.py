@@ -8,7 +8,10 @@ remaining width and are cut with an ellipsis rather than wrapping. The state is 
 Below 60 columns the bar keeps, most important first: the mode (as wide as its word), the
 state (cut first), then the level meter, which goes where it would leave the state fewer
 than ``STATE_MIN_CELLS`` (the state's icon says "hearing you" as the meter would). The
-mode's 14-cell slot took a 20-column bar ("typing …  no").
+mode's 14-cell slot took a 20-column bar ("typing …  no"). A dead microphone ("mic 0 !")
+is never the part that goes: nothing the person says is heard, and no other slot tells
+them, so the state is cut (to nothing if need be) instead; where even the mode does not
+fit beside it (20 columns), the mode goes and the state has its room.
 """
 
 from __future__ import annotations
@@ -112,6 +115,7 @@ class StatusBar(Horizontal):
         # (a level reported by a block queued before the sound stopped), and is not shown
         self.not_running = False
         self._meter_cells = 0  # the width of the level last shown
+        self._dead_mic = False  # the meter says "mic 0 !": it stays at every width
         self._mode_cells = 0  # the width of the mode last shown
         self._meter_shown: tuple[str, tuple[Any, ...]] | None = None  # text, styles drawn
         # the tool servers answers wait for, said while "thinking" (set_tools_wait)
@@ -224,11 +228,20 @@ class StatusBar(Horizontal):
             taken += Content(self.context_text or CONTEXT_UNKNOWN).cell_length + SLOT_PADDING
         meter = self._meter_cells + SLOT_PADDING
         room = width - taken - SLOT_PADDING
-        # the meter goes before the state is cut to less than its icon and a few letters
-        show_meter = not narrow or room - meter >= STATE_MIN_CELLS
+        # the meter goes before the state is cut to less than its icon and a few letters,
+        # unless it says the microphone is dead: below ~30 columns that went unsaid
+        show_meter = not narrow or self._dead_mic or room - meter >= STATE_MIN_CELLS
         self.query_one("#status-level", Static).display = show_meter
         if show_meter:
             room -= meter
+        # with a dead mic the state gives way whole, then the mode, so "mic 0 !" fits
+        dead_and_tight = narrow and self._dead_mic and room < 1
+        # (the state's slot gone, its padding is room too)
+        mode_goes = dead_and_tight and room + SLOT_PADDING < 0
+        if mode_goes:  # the state has the mode's room instead
+            room += self._mode_cells + SLOT_PADDING
+        self.query_one("#status-mode", Static).display = not mode_goes
+        self.query_one("#status-state", Static).display = room >= 1 or not dead_and_tight
         room = max(1, room)
         if content.cell_length <= room:
             return content
@@ -271,6 +284,7 @@ class StatusBar(Horizontal):
         only when its width changes ("mic 0 !"), else it is only drawn again."""
         if self.typing_only or self.not_running:
             return
+        self._dead_mic = zero_input
         self._show_level(level_meter(rms_dbfs, zero_input))
 
     def _show_level(self, content: Content) -> None:
