@@ -151,8 +151,8 @@ CASES = [
         "Mail jane.doe@example.com, git@github.com:o/r.git, not @alice or a @ b.",
         "Mail jane.doe at example.com, git at github.com, not @alice or a @ b.",
     ),
-    # a glob is said as its file name's pattern
-    ("Match src/*.py or **/*.md", "Match *.py or *.md"),
+    # a glob is said as its file name's pattern, its star "star" (Piper said "asterisk")
+    ("Match src/*.py or **/*.md", "Match star.py or star.md"),
     # a file in a folder whose name has a capital is no pair of alternatives: it was said
     # "Documents or Report.pdf" (a library's "X.js" still is one: "React or Node.js")
     (
@@ -312,7 +312,7 @@ CASES = [
     # a product without blanks: Piper said "x asterisk y"; a glob's star stays
     (
         "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",
-        "x times y, 2 times 3 or 1.5 times 2, a times b times c; *.py",
+        "x times y, 2 times 3 or 1.5 times 2, a times b times c; star.py",
     ),
     # a count per a span of time: heard "3 slash month"
     (
@@ -860,6 +860,33 @@ CASES = [
         "Track 9 4 0 0, 1 1 1 8, 9 9 2 2, 3 1 9 7, 4 2 8 4, 9 0 or 1 Z 9 9, 9 A A 1, 0 1 2 3, "
         "4 5 6 7, 8 4, order number 1 2 3 4, 5 6 7 8, 9 0 1 2; not 1,234,567,890, "
         "1000000000 dollars, 25000000000 bytes, ABC123 or ABCDEFGHIJK.",
+    ),
+    # a long number before what it counts, or after "timestamp", is a count, not a code read
+    # in groups ("1 7 3 3, 5 7 4 0, 0 0 seconds"); a code before a verb stays one
+    (
+        "It ran 1733574000 seconds; timestamp 1733574000. Order 1234567890 ships.",
+        "It ran 1,733,574,000 seconds; timestamp 1,733,574,000. Order 1 2 3 4, 5 6 7 8, 9 0 ships.",
+    ),
+    # a dose's "max." before a number in words is no sentence's end ("maximum. Two tablets"
+    # was cut there); before another word it still is
+    (
+        "Take max. Two tablets, est. Three hours. Set it to max. Then wait.",
+        "Take maximum Two tablets, estimated Three hours. Set it to maximum. Then wait.",
+    ),
+    # a fraction of a larger part before "of" or a measure by its words ("1 36 of the
+    # batch", heard "136"), a chance alone "1 in 36"; a date's "1/25" and a count's "11/12"
+    # as they were
+    (
+        "The odds are 1/36, so 1/36 of rolls, 3/64 inch, 17/32 in; on 1/25, 11/12 done, 2/36 of it.",
+        "The odds are 1 in 36, so one thirty-sixth of rolls, three sixty-fourths inch, 17 "
+        "thirty-seconds in; on 1 25, 11 12 done, 2 36 of it.",
+    ),
+    # a release's short forms: "v1.2.x" (heard "be 1 2x"), "EOL" ("eva well"), "LTS"; a file
+    # pattern's star ("asterisk py")
+    (
+        "Node 16 is EOL; use 20.x LTS or v1.2.x, not v1.2.*. Match src/**/*.py.",
+        "Node 16 is end-of-life; use 20 dot x L T S or version 1.2 dot x, not version 1.2 dot "
+        "x. Match star.py.",
     ),
 ]
 

@@ -99,6 +99,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   port 443", and so with a path or a scheme, "http://localhost:8080/docs" "localhost port 80
   80": heard "8000 daily", "colon 880", and the port was dropped with a path; not a file and its line, "main.py:42", nor a
   function named like a unit, "min(a, b)"),
+  "1/36 of it" "one thirty-sixth of it" and a chance "1/36" "1 in 36", a long count
+  ("1733574000 seconds") as a number, "EOL" "end-of-life", "v1.2.x" "version 1.2 dot x",
+  a file pattern's "*.py" "star.py",
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter
@@ -192,8 +195,30 @@ _LONG_CODE = re.compile(r"\d{10,}|(?=[A-Z0-9]{10,}\Z)(?=(?:[A-Z]*\d){4})(?=\d*[A
 # or at the answer's end their full stop is said as one
 _MAY_END = frozenset(["max.", "est.", "incl.", "excl."])
 _SENTENCE_AFTER = re.compile(r"[ \t]+[A-Z]|[ \t]*\n|[ \t]*\Z")
+# ... but not before a number in words, capitalised as if a sentence began: "Take max. Two
+# tablets" is one sentence, its dose ("maximum. Two tablets" was cut there, a pause and a
+# new sentence's fall in the middle of the dose; "max. 2 tablets" was not)
+_COUNT_AFTER = re.compile(
+    r"[ \t]+(?:One|Two|Three|Four|Five|Six|Seven|Eight|Nine|Ten|Eleven|Twelve|Fifteen|Twenty"
+    r"|Thirty|Forty|Fifty|Sixty|Hundred|Half)\b"
+)
+_CAPITAL_WORD_START = re.compile(r"[ \t]+[A-Z][A-Za-z]*")  # ("max. Tw" may be "max. Two")
 # (a round number written without separators is a count: "10000000000 bytes")
 _ROUND_NUMBER = re.compile(r"[1-9]\d{0,3}0{6,}")
+# ... and so is a long number before what it counts or after "timestamp": "1733574000
+# seconds", "Unix time 1733574000" were read in groups as a code ("1 7 3 3, 5 7 4 0, 0
+# 0 seconds"); said as the number it is, with its separators ("1,733,574,000 seconds").
+# By a list of nouns, not any plural: "order 1234567890 ships today" is a code still.
+_COUNTED_AFTER = re.compile(
+    r"[ \t]+(?:(?:milli|micro|nano)?seconds|ms|minutes|hours|days|years|bytes|[KMGT]?B"
+    r"|bits|rows|records|entries|events|items|lines|words|tokens|requests|calls|hits|views"
+    r"|visits|visitors|downloads|users|people|times|steps|pixels|cells)\b"
+)
+_COUNTED_AFTER_START = re.compile(r"[ \t]+[A-Za-z]*\Z")
+_TIMESTAMP_BEFORE = re.compile(
+    r"\b(?:(?:unix|epoch|posix)[ \t]+(?:time|seconds)|timestamps?|epoch)[ \t]+(?:of[ \t]+|is[ \t]+)?\Z",
+    re.IGNORECASE,
+)
 _LONG_CODE_BEFORE = re.compile(r"[$€£¥.,]\Z")  # "$1000000000", "0.1234567890": a number's
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
@@ -226,6 +251,10 @@ _SHORT_FORMS = {
     "MoM": "month over month",
     "QoQ": "quarter over quarter",
     "npm": "N P M",
+    # "Node 16 is EOL; use 20.x LTS": heard "eva well", "xltvess" ("end of life" without its
+    # hyphens was heard "in the blyph")
+    "EOL": "end-of-life",
+    "LTS": "L T S",
 }
 # ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
@@ -700,11 +729,17 @@ _QUERY_START = re.compile(r"[?#][^\s]*")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
+# a version's series with a placeholder ("v1.2.x", "Node 20.x"): Piper said "1 2x", heard
+# "be 1 2x", "20 xl"; a person says "1.2 dot x" ("v1.2.*" too)
+_SERIES = re.compile(r"(v?)(\d+(?:\.\d+)*)\.[xX*]")
 # ... but "v2" beside an operator is a variable ("let v2 = 3", "v1 + v2"): it was said
 # "let version 2 = 3"
 _OPERATOR_AFTER = re.compile(r"[ \t]*(?:[=+*/<>^±×÷−]|-[ \t\d])")
 _OPERATOR_BEFORE = re.compile(r"(?:[=+*/<>^±×÷−(]|[ \t]-)[ \t]*\Z")
 _PLAIN_VERSION = re.compile(r"v\d+")
+# a file pattern's name ("*.py", the last part of "src/**/*.py"): said "star.py", as
+# people say it; Piper said "asterisk py"
+_GLOB_NAME = re.compile(r"\*{1,2}\.[A-Za-z0-9]{1,8}")
 # a ratio or a score with a colon ("16:9", "3:1"): Whisper heard "16 colon 9". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
@@ -874,7 +909,16 @@ _ORDINALS = [
     "eighteenth",
     "nineteenth",
 ]
-_TENS = {20: "twent", 30: "thirt"}
+_TENS = {
+    20: "twent",
+    30: "thirt",
+    40: "fort",
+    50: "fift",
+    60: "sixt",
+    70: "sevent",
+    80: "eight",
+    90: "ninet",
+}
 # A negative number after an operator or an opening bracket ("x = -3", "(-3, 4)"): Piper
 # said nothing for its sign there, and "x = -3" was heard "x equals three". Said "minus"
 # (elsewhere, "-3" and "to -3", Piper says "minus" itself).
@@ -1745,8 +1789,20 @@ class SpokenText:
         if not at_word:
             return word, word
         after = text[len(word) :]
-        if not final and word.lower() in _MAY_END and not after.strip(" \t"):
-            return None  # "max. " may end its sentence ("max. Then") or not ("max. 3")
+        if (
+            not final
+            and word.lower() in _MAY_END
+            and (not after.strip(" \t") or _CAPITAL_WORD_START.fullmatch(after))
+        ):
+            # "max. " may end its sentence ("max. Then") or not ("max. 3", "max. Two")
+            return None
+        if (
+            not final
+            and word.isdigit()
+            and len(word) >= 10
+            and (not after.strip(" \t") or _COUNTED_AFTER_START.fullmatch(after))
+        ):
+            return None  # "1733574000 " may be "1733574000 seconds", a count, no code
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
@@ -1792,7 +1848,7 @@ class SpokenText:
         if (
             not final
             and (pair := _NUMBER_PAIR.fullmatch(word)) is not None
-            and int(pair.group(2)) in _FRACTIONS_OF
+            and _part_of(int(pair.group(1)), int(pair.group(2))) is not None
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "1/5 " may be "1/5 of it", said "one fifth of it"
@@ -2220,7 +2276,12 @@ def _spoken_token(
     short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
     if short is not None and word[0].isupper() and word[1:].islower() and short[0].islower():
         short = short[0].upper() + short[1:]  # "Dep. 9:40": "Departs 9:40"
-    if short is not None and word.lower() in _MAY_END and _SENTENCE_AFTER.match(after):
+    if (
+        short is not None
+        and word.lower() in _MAY_END
+        and _SENTENCE_AFTER.match(after)
+        and not _COUNT_AFTER.match(after)
+    ):
         return word, short + "."  # "Set it to max. Then wait.": its sentence ends there
     if short is not None:
         return word, short  # ("i.e." takes its own dots: they end no sentence)
@@ -2234,6 +2295,8 @@ def _spoken_token(
         and not _LONG_CODE_BEFORE.search(before)
         and not _ROUND_NUMBER.fullmatch(core)
     ):
+        if core.isdigit() and (_COUNTED_AFTER.match(after) or _TIMESTAMP_BEFORE.search(before)):
+            return core, f"{int(core):,}"  # "1733574000 seconds": a count
         return core, _code_said(core)  # a tracking number or an order's code
     if (per := _CODE_PER.fullmatch(core)) is not None:
         after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
@@ -2393,6 +2456,9 @@ def _spoken_token(
             singular = number == "1" or ((article is not None or describes) and " per " not in one)
             said = one if singular else many
             return core, f"{unit.group(1)} {said}" if unit.group(1) else said  # "5 kHz"
+    if (series := _SERIES.fullmatch(core)) is not None:
+        lead = "version " if series.group(1) else ""
+        return core, f"{lead}{series.group(2)} dot x"  # "v1.2.x", "20.x"
     if (version := _VERSION.fullmatch(core)) is not None and not (
         _PLAIN_VERSION.fullmatch(core)
         and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
@@ -2455,13 +2521,9 @@ def _spoken_token(
             return core, _day_month_said(left, right, date_order)[0] or f"{left} {right}"
         if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
             return core, "and " + _number_pair_said(left, right)  # "1 1/2 cups"
-        if (
-            0 < left < right
-            and right in _FRACTIONS_OF
-            and (right not in _LOWEST_TERMS_ONLY or math.gcd(left, right) == 1)
-            and _OF_AFTER.match(after)
-        ):
-            return core, _fraction_said(left, _FRACTIONS_OF[right])  # "1/5 of the budget"
+        if (named := _part_of(left, right)) is not None and _OF_AFTER.match(after):
+            # "1/5 of the budget", "1/36 of the batch", "3/64 inch"
+            return core, _fraction_said(left, named)
         for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
             if other is None:
                 continue
@@ -2486,6 +2548,8 @@ def _spoken_token(
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
         spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
+    if _GLOB_NAME.fullmatch(spoken):
+        return core, "star" + spoken.lstrip("*")  # "src/**/*.py": heard "asterisk py"
     if "_" in spoken:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
@@ -2684,10 +2748,30 @@ def _code_said(code: str) -> str:
 
 def _fraction_said(numerator: int, part: str) -> str:
     """A proper fraction in words, by its numerator and the name of its part ("one sixth",
-    "five twelfths", "three halves" is not one: see ``_IMPROPER``)."""
-    return f"{_DIGIT_WORDS[numerator]} {part if numerator == 1 else part + 's'}".replace(
-        "halfs", "halves"
-    )
+    "five twelfths", "three halves" is not one: see ``_IMPROPER``; "17 thirty-seconds": a
+    numerator past fifteen in digits)."""
+    said = _DIGIT_WORDS[numerator] if numerator < len(_DIGIT_WORDS) else str(numerator)
+    return f"{said} {part if numerator == 1 else part + 's'}".replace("halfs", "halves")
+
+
+def _part_of(numerator: int, denominator: int) -> str | None:
+    """The name of a proper fraction's part where it is one only before "of" or a measure
+    (``_OF_AFTER``): fifths, tenths, twelfths, sixteenths (in lowest terms where
+    ``_LOWEST_TERMS_ONLY`` says), and any other part up to 99ths in lowest terms ("1/36 of
+    the batch" "one thirty-sixth", "3/64 inch" "three sixty-fourths": said "1 36", "3 64",
+    heard "136 of the batch", "364 inch"); None: not such a fraction."""
+    if not 0 < numerator < denominator or denominator in _FRACTIONS:
+        return None
+    if denominator in _FRACTIONS_OF:
+        if denominator in _LOWEST_TERMS_ONLY and math.gcd(numerator, denominator) != 1:
+            return None
+        return _FRACTIONS_OF[denominator]
+    if not 10 < denominator < 100 or math.gcd(numerator, denominator) != 1:
+        return None
+    if denominator < 20:
+        return _ORDINALS[denominator]
+    tens, ones = divmod(denominator, 10)
+    return f"{_TENS[tens * 10]}ieth" if not ones else f"{_TENS[tens * 10]}y-{_ORDINALS[ones]}"
 
 
 def _day_month_said(
@@ -2737,6 +2821,11 @@ def _number_pair_said(first: int, second: int, *, improper: bool = True) -> str:
         return f"{_DIGIT_WORDS[first]} {_IMPROPER[second]}"  # "4/3": "four thirds"
     if 0 <= first <= second <= 10 or (second == 100 and first <= second):
         return f"{first} out of {second}"  # ("95/100" was "95 100", heard "95-100")
+    if first == 1 and 31 < second < 10_000:
+        # a chance ("the odds are 1/36"): "1 36" was heard "136". A person reads it "1 in
+        # 36", as odds are said; not "one thirty-sixth", a part of something (said so before
+        # "of": ``_part_of``). Only past 31: "1/25" may be January 25, "1/12" a date too.
+        return f"1 in {second}"
     return f"{first} {second}"
 
 
