@@ -34,7 +34,7 @@ CASES = [
     # an HTML line break in a table's cell is a pause (Piper said "one bar two")
     (
         "| a | one<br>two<BR/>three. <br /> four |\nx < y, a<b",
-        "a, one, two, three.  four.\nx < y, a<b",
+        "a, one, two, three.  four.\nx less than y, a<b",
     ),
     # a range between numbers: Piper said "five ten minutes", "dollar ten dollar twenty"
     (
@@ -89,7 +89,7 @@ CASES = [
     ("Buy:\n- eggs\n- \n1. \n- milk\n", "Buy:\neggs.\n\n1. \nmilk.\n"),
     (
         "Steps:\n1. Preheat\n  2) Mix, then bake\n-5 degrees is cold\n3 - 2 = 1\n",
-        "Steps:\n1. Preheat.\n  2) Mix, then bake.\n-5 degrees is cold\n3 - 2 = 1\n",
+        "Steps:\n1. Preheat.\n  2) Mix, then bake.\n-5 degrees is cold\n3 minus 2 = 1\n",
     ),
     ("| a | b\n| c | d\nso", "a, b.\nc, d.\nso"),
     ("|x| is not a row? | it is read as one", "x, is not a row? it is read as one"),
@@ -196,7 +196,7 @@ CASES = [
     (
         'This is <b>bold</b>, <span class="x">this</span> and <I>it</I>.<p>Next</p> '
         "x < y, List<T>, a<b, <tag>.",
-        "This is bold, this and it. Next,  x < y, List<T>, a<b, <tag>.",
+        "This is bold, this and it. Next,  x less than y, List<T>, a<b, <tag>.",
     ),
     # a block's tag at the answer's very end, and the tags after it, leave no pause to end
     # on (the voice was given "Done. " and "Milk, ")
@@ -529,11 +529,12 @@ CASES = [
         "second. Not min alone, min(3, 4).",
     ),
     # a negative number after an operator or a bracket is "minus": Piper said nothing for
-    # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written
+    # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written (and "3 - 2"
+    # after an operator "3 minus 2": Piper said nothing for it either)
     (
         "x = -3, y=-10, (-3, 4), [-1], 5 + -2; not -5 degrees, 3 - 2, a -b, 5-10.",
         "x = minus 3, y=minus 10, (minus 3, 4), [minus 1], 5 + minus 2; not -5 degrees, "
-        "3 - 2, a -b, 5 to 10.",
+        "3 minus 2, a -b, 5 to 10.",
     ),
     # a house's number is no count: "221B Baker Street" was "221 billion Baker Street"
     (
@@ -887,6 +888,25 @@ CASES = [
         "Node 16 is EOL; use 20.x LTS or v1.2.x, not v1.2.*. Match src/**/*.py.",
         "Node 16 is end-of-life; use 20 dot x L T S or version 1.2 dot x, not version 1.2 dot "
         "x. Match star.py.",
+    ),
+    # a comparison and a minus between blanks in a formula (Piper said nothing for them:
+    # "if x5", "8 1 equals 255"); a menu's ">" a pause, as an arrow is; a hyphen between
+    # blanks elsewhere, a "<" between words, a tag and an arrow as they were
+    (
+        "If x > 5 and y < 3, 2^8 - 1 = 255 and 10 - 3 = 7. Open 9 - 5 daily. Use a < b, "
+        "p->q, <b>c</b>, x - the rest, odds < 0.1, file < env. Open Settings > Privacy.",
+        "If x greater than 5 and y less than 3, 2 to the power of 8 minus 1 = 255 and 10 minus "
+        "3 = 7. Open 9 - 5 daily. Use a less than b, p->q, c, x - the rest, odds less than "
+        "0.1, file < env. Open Settings , Privacy.",
+    ),
+    # a dose by weight, micrograms, a blood pressure, a held key's short name, in full (Piper
+    # said "mg slash kge", "M C G", "12080", "see in d plus k"); a pair "3/2" as it was
+    (
+        "Give 0.5 mg/kg or 1 mg/kg, 2.5 mcg; BP 135/85, 120/80 mmHg, 3/2. Press Cmd+K, "
+        "Opt+Shift+P or Ctrl+C.",
+        "Give 0.5 milligrams per kilogram or 1 milligram per kilogram, 2.5 micrograms; BP 135 "
+        "over 85, 120 over 80 millimeters of mercury, three halves. Press Command+K, "
+        "Option+Shift+P or Ctrl+C.",
     ),
 ]
 

@@ -198,6 +198,13 @@ def _spoken(answer: str) -> str:
         ("The job ran for 1733574000 seconds.", "(1 733 574 000|billion).* seconds"),
         ("Node 16 is EOL now.", "is end of life now"),
         ("Match src/**/*.py with the glob.", "star py"),
+        # ... "if x5 and", "so 10 3 equal 7", "0 5mg slash kge", "was 12080 mmhg", "you see
+        # in d plus k"
+        ("If x > 5 and y is 2.", "if x (is )?greater than (5|five)"),
+        ("So 10 - 3 = 7.", "(10|ten) minus (3|three)"),
+        ("Give 0.5 mg/kg daily.", "(milligrams?|mg) per (kilogram|kg) daily"),
+        ("The blood pressure was 120/80 mmHg.", "(120|one hundred twenty) over (80|eighty)"),
+        ("Use Cmd+K now.", "use command plus k now"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

@@ -101,7 +101,9 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   function named like a unit, "min(a, b)"),
   "1/36 of it" "one thirty-sixth of it" and a chance "1/36" "1 in 36", a long count
   ("1733574000 seconds") as a number, "EOL" "end-of-life", "v1.2.x" "version 1.2 dot x",
-  a file pattern's "*.py" "star.py",
+  a file pattern's "*.py" "star.py", in a formula ">" "greater than", "<" "less than"
+  and " - " "minus", a dose "0.5 mg/kg" "0.5 milligrams per kilogram", a blood pressure
+  "120/80 mmHg" "120 over 80 millimeters of mercury", "Cmd+K" "Command+K",
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter
@@ -359,6 +361,10 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "hrs": ("hour", "hours"),
     "sec": ("second", "seconds"),
     "secs": ("second", "seconds"),
+    # a dose's and a pressure's: Piper said "2.5 M C G", "120 80 M M H G"
+    "mcg": ("microgram", "micrograms"),
+    "µg": ("microgram", "micrograms"),
+    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
@@ -1301,6 +1307,22 @@ _UNITS_SAID = {
     "ft": "foot",
 }
 # ...and after a bare count ("3/month", "2/day", "5/hr"): heard "3 slash month"
+# A dose by weight or a concentration after a number ("0.5 mg/kg", "5 mmol/L"): Piper said
+# "mg slash kge". Its slash is "per": "0.5 milligrams per kilogram".
+_DOSE = re.compile(r"(mg|mcg|µg|g|mL|ml|mmol|IU)/(kg|L|l|dL|mL|ml)")
+_DOSE_SAID = {
+    "mmol": ("millimole", "millimoles"),
+    "IU": ("international unit", "international units"),
+    "dL": ("deciliter", "deciliters"),
+}
+# a blood pressure ("120/80 mmHg", "BP 120/80"): it was said "120 80", heard "12080";
+# a reader says "120 over 80"
+_PRESSURE_BEFORE = re.compile(r"\b(?:blood[ \t]+pressure|BP)\b[^.!?\n\d]{0,20}\Z", re.IGNORECASE)
+_PRESSURE_AFTER = re.compile(r"[ \t]*mmHg\b")
+_PRESSURE_AFTER_START = re.compile(r"[ \t]*(?:m(?:m(?:H(?:g)?)?)?)?\Z")
+# a key held with another ("Cmd+K", "Opt+Shift+P"): Piper said "see in d plus k"
+_KEY_COMBO = re.compile(r"(?:(?:Ctrl|Cmd|Alt|Opt|Option|Shift|Win|Super|Meta|Fn)\+)+\w{1,3}")
+_KEYS_SAID = {"Cmd": "Command", "Opt": "Option"}
 _PER_TIME = re.compile(
     r"(\d[\d,.]*)/(month|year|week|day|hour|minute|second|mo|yr|wk|hr|min|sec)", re.IGNORECASE
 )
@@ -1346,6 +1368,21 @@ _BIG_O = re.compile(rf"O\(({_BIG_O_INNER}{{1,24}})\)")
 _BIG_O_START = re.compile(rf"O(?:\({_BIG_O_INNER}{{0,24}}(?:\([^()\n]{{0,20}})?)?\Z")
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
+# A comparison or a minus between blanks and two operands (``SpokenText._operator``)
+_OPERAND_BEFORE = re.compile(r"(?:[\w)\]²³]|\d%)[ \t]+\Z")
+_COMPARISON_START = re.compile(r"[<>-][ \t]*[A-Za-z0-9]?")
+# ... a comparison with a number after it ("odds < 0.1", "x > -3"), or between two short
+# operands ("x > y", "a < b"); not between words ("TOML file < environment"), nor a menu's
+# path ("Settings > Privacy", said with a pause: Piper ran the names together)
+_NUMBER_COMPARED = re.compile(r"[<>][ \t]+-?\d")
+_SHORT_OPERAND_BEFORE = re.compile(r"(?<![\w.])(?:[A-Za-z]|\d+|[\w]+\))[ \t]+\Z")
+_SHORT_COMPARED = re.compile(r"[<>][ \t]+(?:[A-Za-z](?!\w)|\d|\()")
+_MENU_STEP = re.compile(r">[ \t]+[A-Z]")
+_FORMULA_BEFORE = re.compile(r"[=+×÷*^]|[ \t][/<>][ \t]")
+_MINUS_AHEAD = re.compile(r"-[^\n=.!?]*?(?:(=)|[.!?](?=[ \t\n]|\Z)|\n)")
+_MINUS_LOOK = 60
+_MINUS_OPERAND = re.compile(r"-[ \t]+(?:\d|\(|[A-Za-z](?![\w']))")  # "- 1", "- x", not "- the"
+_MINUS_START = re.compile(r"-[ \t]+[A-Za-z]")
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
@@ -1727,6 +1764,10 @@ class SpokenText:
             return ch, before + "times" + ("" if text[1:2] in ("", " ", "\t", "\n") else " ")
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
+        if ch in "<>-" and self._before in " \t" and _OPERAND_BEFORE.search(self._shown_tail):
+            operator = self._operator(ch, text, final)
+            if operator is not False:
+                return operator
         if ch in "-=" and self._before in " \t":
             # an arrow as models write it in plain text ("Settings -> Privacy"), between
             # blanks: Piper said nothing for it, the two names in one breath
@@ -1852,6 +1893,13 @@ class SpokenText:
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "1/5 " may be "1/5 of it", said "one fifth of it"
+        if (
+            not final
+            and (pair := _NUMBER_PAIR.fullmatch(word)) is not None
+            and int(pair.group(2)) < int(pair.group(1))
+            and _PRESSURE_AFTER_START.fullmatch(after)
+        ):
+            return None  # "120/80 " may be "120/80 mmHg", said "120 over 80"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
             return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
@@ -2138,6 +2186,41 @@ class SpokenText:
             return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
         return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
 
+    def _operator(self, ch: str, text: str, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A comparison or a minus between blanks in a formula ("x > 5", "2^8 - 1 = 255"):
+        Piper said nothing for either, "if x5", "2 to the power of 8 1 equals 255". ">" and
+        "<" between two operands are "greater than" and "less than"; " - " before a number
+        is "minus" where its sentence is a formula (an operator before it, or "=" after it
+        in the sentence: "10 - 3 = 7"), held until that is known (a "=", the sentence's
+        end or ``_MINUS_LOOK`` characters); elsewhere ("open 9 - 5") as written. False:
+        no operator here."""
+        if ch in "<>":
+            if not final and _COMPARISON_START.fullmatch(text):
+                return None  # "x > " may be "x > 5" or "x > y"
+            if _NUMBER_COMPARED.match(text) or (
+                _SHORT_OPERAND_BEFORE.search(self._shown_tail) and _SHORT_COMPARED.match(text)
+            ):
+                blank = "" if self._last_said.isspace() else " "
+                return ch, f"{blank}{'greater' if ch == '>' else 'less'} than"
+            if ch == ">" and _MENU_STEP.match(text):
+                # a menu's path ("Settings > Privacy > Camera"): a pause, as an arrow's
+                return ch, ","
+            return False
+        if len(text) < 3 and not final:
+            return None if _COMPARISON_START.fullmatch(text) else False
+        if not final and _MINUS_START.fullmatch(text):
+            return None  # "- x" may be "- x =" or "- xs"
+        if _MINUS_OPERAND.match(text) is None:
+            return False
+        sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
+        ahead = _MINUS_AHEAD.match(text)
+        if _FORMULA_BEFORE.search(sentence) or (ahead is not None and ahead.group(1)):
+            blank = "" if self._last_said.isspace() else " "
+            return ch, f"{blank}minus"
+        if ahead is None and not final and len(text) < _MINUS_LOOK:
+            return None  # "10 - 3" may go on: "10 - 3 = 7"
+        return False
+
     def _link(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         text = self._pending
         link = _LINK.match(text)
@@ -2388,6 +2471,14 @@ def _spoken_token(
         rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
         amount = _AMOUNT.fullmatch(rest)
         return core, "about " + (_amount_said(amount) if amount else _spoken_token(rest)[1])
+    if (dose := _DOSE.fullmatch(core)) is not None and (
+        written := _NUMBER_BEFORE.search(before)
+    ) is not None:
+        top = _UNIT_WORDS.get(dose.group(1)) or _DOSE_SAID[dose.group(1)]
+        bottom = _UNIT_WORDS.get(dose.group(2)) or _DOSE_SAID[dose.group(2)]
+        return core, f"{_one_or_many(written, *top)} per {bottom[0]}"  # "0.5 mg/kg"
+    if _KEY_COMBO.fullmatch(core):
+        return core, re.sub(r"\w+(?=\+)", lambda key: _KEYS_SAID.get(key[0], key[0]), core)
     if (per := _PER_TIME.fullmatch(core)) is not None:
         unit = per.group(2).lower()
         return core, f"{per.group(1)} per {_UNITS_SAID.get(unit, _PER_SAID.get(unit, unit))}"
@@ -2517,6 +2608,8 @@ def _spoken_token(
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
+        if right < left and (_PRESSURE_AFTER.match(after) or _PRESSURE_BEFORE.search(before)):
+            return core, f"{left} over {right}"  # "120/80 mmHg"
         if _WEEKDAY_DATE_BEFORE.search(before):
             return core, _day_month_said(left, right, date_order)[0] or f"{left} {right}"
         if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
