@@ -34,7 +34,7 @@ CASES = [
     # an HTML line break in a table's cell is a pause (Piper said "one bar two")
     (
         "| a | one<br>two<BR/>three. <br /> four |\nx < y, a<b",
-        "a, one, two, three.  four.\nx < y, a<b",
+        "a, one, two, three.  four.\nx less than y, a<b",
     ),
     # a range between numbers: Piper said "five ten minutes", "dollar ten dollar twenty"
     (
@@ -89,7 +89,7 @@ CASES = [
     ("Buy:\n- eggs\n- \n1. \n- milk\n", "Buy:\neggs.\n\n1. \nmilk.\n"),
     (
         "Steps:\n1. Preheat\n  2) Mix, then bake\n-5 degrees is cold\n3 - 2 = 1\n",
-        "Steps:\n1. Preheat.\n  2) Mix, then bake.\n-5 degrees is cold\n3 - 2 = 1\n",
+        "Steps:\n1. Preheat.\n  2) Mix, then bake.\n-5 degrees is cold\n3 minus 2 = 1\n",
     ),
     ("| a | b\n| c | d\nso", "a, b.\nc, d.\nso"),
     ("|x| is not a row? | it is read as one", "x, is not a row? it is read as one"),
@@ -151,8 +151,8 @@ CASES = [
         "Mail jane.doe@example.com, git@github.com:o/r.git, not @alice or a @ b.",
         "Mail jane.doe at example.com, git at github.com, not @alice or a @ b.",
     ),
-    # a glob is said as its file name's pattern
-    ("Match src/*.py or **/*.md", "Match *.py or *.md"),
+    # a glob is said as its file name's pattern, its star "star" (Piper said "asterisk")
+    ("Match src/*.py or **/*.md", "Match star.py or star.md"),
     # a file in a folder whose name has a capital is no pair of alternatives: it was said
     # "Documents or Report.pdf" (a library's "X.js" still is one: "React or Node.js")
     (
@@ -196,7 +196,7 @@ CASES = [
     (
         'This is <b>bold</b>, <span class="x">this</span> and <I>it</I>.<p>Next</p> '
         "x < y, List<T>, a<b, <tag>.",
-        "This is bold, this and it. Next,  x < y, List<T>, a<b, <tag>.",
+        "This is bold, this and it. Next,  x less than y, List<T>, a<b, <tag>.",
     ),
     # a block's tag at the answer's very end, and the tags after it, leave no pause to end
     # on (the voice was given "Done. " and "Milk, ")
@@ -312,7 +312,7 @@ CASES = [
     # a product without blanks: Piper said "x asterisk y"; a glob's star stays
     (
         "x*y, 2*3 or 1.5*2, a*b*c; src/*.py",
-        "x times y, 2 times 3 or 1.5 times 2, a times b times c; *.py",
+        "x times y, 2 times 3 or 1.5 times 2, a times b times c; star.py",
     ),
     # a count per a span of time: heard "3 slash month"
     (
@@ -529,11 +529,12 @@ CASES = [
         "second. Not min alone, min(3, 4).",
     ),
     # a negative number after an operator or a bracket is "minus": Piper said nothing for
-    # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written
+    # its sign ("x = -3" was heard "x equals three"); elsewhere it is as written (and "3 - 2"
+    # after an operator "3 minus 2": Piper said nothing for it either)
     (
         "x = -3, y=-10, (-3, 4), [-1], 5 + -2; not -5 degrees, 3 - 2, a -b, 5-10.",
         "x = minus 3, y=minus 10, (minus 3, 4), [minus 1], 5 + minus 2; not -5 degrees, "
-        "3 - 2, a -b, 5 to 10.",
+        "3 minus 2, a -b, 5 to 10.",
     ),
     # a house's number is no count: "221B Baker Street" was "221 billion Baker Street"
     (
@@ -860,6 +861,52 @@ CASES = [
         "Track 9 4 0 0, 1 1 1 8, 9 9 2 2, 3 1 9 7, 4 2 8 4, 9 0 or 1 Z 9 9, 9 A A 1, 0 1 2 3, "
         "4 5 6 7, 8 4, order number 1 2 3 4, 5 6 7 8, 9 0 1 2; not 1,234,567,890, "
         "1000000000 dollars, 25000000000 bytes, ABC123 or ABCDEFGHIJK.",
+    ),
+    # a long number before what it counts, or after "timestamp", is a count, not a code read
+    # in groups ("1 7 3 3, 5 7 4 0, 0 0 seconds"); a code before a verb stays one
+    (
+        "It ran 1733574000 seconds; timestamp 1733574000. Order 1234567890 ships.",
+        "It ran 1,733,574,000 seconds; timestamp 1,733,574,000. Order 1 2 3 4, 5 6 7 8, 9 0 ships.",
+    ),
+    # a dose's "max." before a number in words is no sentence's end ("maximum. Two tablets"
+    # was cut there); before another word it still is
+    (
+        "Take max. Two tablets, est. Three hours. Set it to max. Then wait.",
+        "Take maximum Two tablets, estimated Three hours. Set it to maximum. Then wait.",
+    ),
+    # a fraction of a larger part before "of" or a measure by its words ("1 36 of the
+    # batch", heard "136"), a chance alone "1 in 36"; a date's "1/25" and a count's "11/12"
+    # as they were
+    (
+        "The odds are 1/36, so 1/36 of rolls, 3/64 inch, 17/32 in; on 1/25, 11/12 done, 2/36 of it.",
+        "The odds are 1 in 36, so one thirty-sixth of rolls, three sixty-fourths inch, 17 "
+        "thirty-seconds in; on 1 25, 11 12 done, 2 36 of it.",
+    ),
+    # a release's short forms: "v1.2.x" (heard "be 1 2x"), "EOL" ("eva well"), "LTS"; a file
+    # pattern's star ("asterisk py")
+    (
+        "Node 16 is EOL; use 20.x LTS or v1.2.x, not v1.2.*. Match src/**/*.py.",
+        "Node 16 is end-of-life; use 20 dot x L T S or version 1.2 dot x, not version 1.2 dot "
+        "x. Match star.py.",
+    ),
+    # a comparison and a minus between blanks in a formula (Piper said nothing for them:
+    # "if x5", "8 1 equals 255"); a menu's ">" a pause, as an arrow is; a hyphen between
+    # blanks elsewhere, a "<" between words, a tag and an arrow as they were
+    (
+        "If x > 5 and y < 3, 2^8 - 1 = 255 and 10 - 3 = 7. Open 9 - 5 daily. Use a < b, "
+        "p->q, <b>c</b>, x - the rest, odds < 0.1, file < env. Open Settings > Privacy.",
+        "If x greater than 5 and y less than 3, 2 to the power of 8 minus 1 = 255 and 10 minus "
+        "3 = 7. Open 9 - 5 daily. Use a less than b, p->q, c, x - the rest, odds less than "
+        "0.1, file < env. Open Settings , Privacy.",
+    ),
+    # a dose by weight, micrograms, a blood pressure, a held key's short name, in full (Piper
+    # said "mg slash kge", "M C G", "12080", "see in d plus k"); a pair "3/2" as it was
+    (
+        "Give 0.5 mg/kg or 1 mg/kg, 2.5 mcg; BP 135/85, 120/80 mmHg, 3/2. Press Cmd+K, "
+        "Opt+Shift+P or Ctrl+C.",
+        "Give 0.5 milligrams per kilogram or 1 milligram per kilogram, 2.5 micrograms; BP 135 "
+        "over 85, 120 over 80 millimeters of mercury, three halves. Press Command+K, "
+        "Option+Shift+P or Ctrl+C.",
     ),
 ]
 

@@ -192,6 +192,19 @@ def _spoken(answer: str) -> str:
         ("The room is 180 sq ft.", "(180|one hundred eighty) square feet"),
         ("Tue 3/24, then Mon 4/6.", "monday,? april (6|sixth)"),
         ("The USPS number is 9400111899223197428490.", "9400 1118"),
+        # ... "the odds are 136", "the job ran for 173 573 570 seconds", "node 16 is eva
+        # well now", "match asterisk py with the glob"
+        ("The odds are 1/36.", "(1|one) in (36|thirty six)"),
+        ("The job ran for 1733574000 seconds.", "(1 733 574 000|billion).* seconds"),
+        ("Node 16 is EOL now.", "is end of life now"),
+        ("Match src/**/*.py with the glob.", "star py"),
+        # ... "if x5 and", "so 10 3 equal 7", "0 5mg slash kge", "was 12080 mmhg", "you see
+        # in d plus k"
+        ("If x > 5 and y is 2.", "if x (is )?greater than (5|five)"),
+        ("So 10 - 3 = 7.", "(10|ten) minus (3|three)"),
+        ("Give 0.5 mg/kg daily.", "(milligrams?|mg) per (kilogram|kg) daily"),
+        ("The blood pressure was 120/80 mmHg.", "(120|one hundred twenty) over (80|eighty)"),
+        ("Use Cmd+K now.", "use command plus k now"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

@@ -99,6 +99,11 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   port 443", and so with a path or a scheme, "http://localhost:8080/docs" "localhost port 80
   80": heard "8000 daily", "colon 880", and the port was dropped with a path; not a file and its line, "main.py:42", nor a
   function named like a unit, "min(a, b)"),
+  "1/36 of it" "one thirty-sixth of it" and a chance "1/36" "1 in 36", a long count
+  ("1733574000 seconds") as a number, "EOL" "end-of-life", "v1.2.x" "version 1.2 dot x",
+  a file pattern's "*.py" "star.py", in a formula ">" "greater than", "<" "less than"
+  and " - " "minus", a dose "0.5 mg/kg" "0.5 milligrams per kilogram", a blood pressure
+  "120/80 mmHg" "120 over 80 millimeters of mercury", "Cmd+K" "Command+K",
   "Pkwy", "Blvd" and "Hwy" in full and a ZIP code after its state ("CA 94043") digit by
   digit (heard "P-Qui", "94,043"), a unit after a number ("5 kHz", "60fps", "2.5GB") in
   full (a recipe's "tsp" and "tbsp", after a fraction too, "¼ tsp" "a quarter
@@ -192,8 +197,30 @@ _LONG_CODE = re.compile(r"\d{10,}|(?=[A-Z0-9]{10,}\Z)(?=(?:[A-Z]*\d){4})(?=\d*[A
 # or at the answer's end their full stop is said as one
 _MAY_END = frozenset(["max.", "est.", "incl.", "excl."])
 _SENTENCE_AFTER = re.compile(r"[ \t]+[A-Z]|[ \t]*\n|[ \t]*\Z")
+# ... but not before a number in words, capitalised as if a sentence began: "Take max. Two
+# tablets" is one sentence, its dose ("maximum. Two tablets" was cut there, a pause and a
+# new sentence's fall in the middle of the dose; "max. 2 tablets" was not)
+_COUNT_AFTER = re.compile(
+    r"[ \t]+(?:One|Two|Three|Four|Five|Six|Seven|Eight|Nine|Ten|Eleven|Twelve|Fifteen|Twenty"
+    r"|Thirty|Forty|Fifty|Sixty|Hundred|Half)\b"
+)
+_CAPITAL_WORD_START = re.compile(r"[ \t]+[A-Z][A-Za-z]*")  # ("max. Tw" may be "max. Two")
 # (a round number written without separators is a count: "10000000000 bytes")
 _ROUND_NUMBER = re.compile(r"[1-9]\d{0,3}0{6,}")
+# ... and so is a long number before what it counts or after "timestamp": "1733574000
+# seconds", "Unix time 1733574000" were read in groups as a code ("1 7 3 3, 5 7 4 0, 0
+# 0 seconds"); said as the number it is, with its separators ("1,733,574,000 seconds").
+# By a list of nouns, not any plural: "order 1234567890 ships today" is a code still.
+_COUNTED_AFTER = re.compile(
+    r"[ \t]+(?:(?:milli|micro|nano)?seconds|ms|minutes|hours|days|years|bytes|[KMGT]?B"
+    r"|bits|rows|records|entries|events|items|lines|words|tokens|requests|calls|hits|views"
+    r"|visits|visitors|downloads|users|people|times|steps|pixels|cells)\b"
+)
+_COUNTED_AFTER_START = re.compile(r"[ \t]+[A-Za-z]*\Z")
+_TIMESTAMP_BEFORE = re.compile(
+    r"\b(?:(?:unix|epoch|posix)[ \t]+(?:time|seconds)|timestamps?|epoch)[ \t]+(?:of[ \t]+|is[ \t]+)?\Z",
+    re.IGNORECASE,
+)
 _LONG_CODE_BEFORE = re.compile(r"[$€£¥.,]\Z")  # "$1000000000", "0.1234567890": a number's
 # written short with a slash, said in full: "w/" was taken for a folder and said "w"
 _SAID_AS = {"w/": "with", "w/o": "without"}
@@ -226,6 +253,10 @@ _SHORT_FORMS = {
     "MoM": "month over month",
     "QoQ": "quarter over quarter",
     "npm": "N P M",
+    # "Node 16 is EOL; use 20.x LTS": heard "eva well", "xltvess" ("end of life" without its
+    # hyphens was heard "in the blyph")
+    "EOL": "end-of-life",
+    "LTS": "L T S",
 }
 # ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
@@ -330,6 +361,10 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "hrs": ("hour", "hours"),
     "sec": ("second", "seconds"),
     "secs": ("second", "seconds"),
+    # a dose's and a pressure's: Piper said "2.5 M C G", "120 80 M M H G"
+    "mcg": ("microgram", "micrograms"),
+    "µg": ("microgram", "micrograms"),
+    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
@@ -700,11 +735,17 @@ _QUERY_START = re.compile(r"[?#][^\s]*")
 # a version ("v1.2.3", "v2", "V1.0"): Whisper heard Piper's "v1.2.3" as "be 1.2.3";
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
+# a version's series with a placeholder ("v1.2.x", "Node 20.x"): Piper said "1 2x", heard
+# "be 1 2x", "20 xl"; a person says "1.2 dot x" ("v1.2.*" too)
+_SERIES = re.compile(r"(v?)(\d+(?:\.\d+)*)\.[xX*]")
 # ... but "v2" beside an operator is a variable ("let v2 = 3", "v1 + v2"): it was said
 # "let version 2 = 3"
 _OPERATOR_AFTER = re.compile(r"[ \t]*(?:[=+*/<>^±×÷−]|-[ \t\d])")
 _OPERATOR_BEFORE = re.compile(r"(?:[=+*/<>^±×÷−(]|[ \t]-)[ \t]*\Z")
 _PLAIN_VERSION = re.compile(r"v\d+")
+# a file pattern's name ("*.py", the last part of "src/**/*.py"): said "star.py", as
+# people say it; Piper said "asterisk py"
+_GLOB_NAME = re.compile(r"\*{1,2}\.[A-Za-z0-9]{1,8}")
 # a ratio or a score with a colon ("16:9", "3:1"): Whisper heard "16 colon 9". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
@@ -874,7 +915,16 @@ _ORDINALS = [
     "eighteenth",
     "nineteenth",
 ]
-_TENS = {20: "twent", 30: "thirt"}
+_TENS = {
+    20: "twent",
+    30: "thirt",
+    40: "fort",
+    50: "fift",
+    60: "sixt",
+    70: "sevent",
+    80: "eight",
+    90: "ninet",
+}
 # A negative number after an operator or an opening bracket ("x = -3", "(-3, 4)"): Piper
 # said nothing for its sign there, and "x = -3" was heard "x equals three". Said "minus"
 # (elsewhere, "-3" and "to -3", Piper says "minus" itself).
@@ -1257,6 +1307,22 @@ _UNITS_SAID = {
     "ft": "foot",
 }
 # ...and after a bare count ("3/month", "2/day", "5/hr"): heard "3 slash month"
+# A dose by weight or a concentration after a number ("0.5 mg/kg", "5 mmol/L"): Piper said
+# "mg slash kge". Its slash is "per": "0.5 milligrams per kilogram".
+_DOSE = re.compile(r"(mg|mcg|µg|g|mL|ml|mmol|IU)/(kg|L|l|dL|mL|ml)")
+_DOSE_SAID = {
+    "mmol": ("millimole", "millimoles"),
+    "IU": ("international unit", "international units"),
+    "dL": ("deciliter", "deciliters"),
+}
+# a blood pressure ("120/80 mmHg", "BP 120/80"): it was said "120 80", heard "12080";
+# a reader says "120 over 80"
+_PRESSURE_BEFORE = re.compile(r"\b(?:blood[ \t]+pressure|BP)\b[^.!?\n\d]{0,20}\Z", re.IGNORECASE)
+_PRESSURE_AFTER = re.compile(r"[ \t]*mmHg\b")
+_PRESSURE_AFTER_START = re.compile(r"[ \t]*(?:m(?:m(?:H(?:g)?)?)?)?\Z")
+# a key held with another ("Cmd+K", "Opt+Shift+P"): Piper said "see in d plus k"
+_KEY_COMBO = re.compile(r"(?:(?:Ctrl|Cmd|Alt|Opt|Option|Shift|Win|Super|Meta|Fn)\+)+\w{1,3}")
+_KEYS_SAID = {"Cmd": "Command", "Opt": "Option"}
 _PER_TIME = re.compile(
     r"(\d[\d,.]*)/(month|year|week|day|hour|minute|second|mo|yr|wk|hr|min|sec)", re.IGNORECASE
 )
@@ -1302,6 +1368,21 @@ _BIG_O = re.compile(rf"O\(({_BIG_O_INNER}{{1,24}})\)")
 _BIG_O_START = re.compile(rf"O(?:\({_BIG_O_INNER}{{0,24}}(?:\([^()\n]{{0,20}})?)?\Z")
 # an arrow ("Settings → Privacy"), which Piper said "right arrow": a pause
 _ARROWS = "→⟶⇒"
+# A comparison or a minus between blanks and two operands (``SpokenText._operator``)
+_OPERAND_BEFORE = re.compile(r"(?:[\w)\]²³]|\d%)[ \t]+\Z")
+_COMPARISON_START = re.compile(r"[<>-][ \t]*[A-Za-z0-9]?")
+# ... a comparison with a number after it ("odds < 0.1", "x > -3"), or between two short
+# operands ("x > y", "a < b"); not between words ("TOML file < environment"), nor a menu's
+# path ("Settings > Privacy", said with a pause: Piper ran the names together)
+_NUMBER_COMPARED = re.compile(r"[<>][ \t]+-?\d")
+_SHORT_OPERAND_BEFORE = re.compile(r"(?<![\w.])(?:[A-Za-z]|\d+|[\w]+\))[ \t]+\Z")
+_SHORT_COMPARED = re.compile(r"[<>][ \t]+(?:[A-Za-z](?!\w)|\d|\()")
+_MENU_STEP = re.compile(r">[ \t]+[A-Z]")
+_FORMULA_BEFORE = re.compile(r"[=+×÷*^]|[ \t][/<>][ \t]")
+_MINUS_AHEAD = re.compile(r"-[^\n=.!?]*?(?:(=)|[.!?](?=[ \t\n]|\Z)|\n)")
+_MINUS_LOOK = 60
+_MINUS_OPERAND = re.compile(r"-[ \t]+(?:\d|\(|[A-Za-z](?![\w']))")  # "- 1", "- x", not "- the"
+_MINUS_START = re.compile(r"-[ \t]+[A-Za-z]")
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
@@ -1683,6 +1764,10 @@ class SpokenText:
             return ch, before + "times" + ("" if text[1:2] in ("", " ", "\t", "\n") else " ")
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
+        if ch in "<>-" and self._before in " \t" and _OPERAND_BEFORE.search(self._shown_tail):
+            operator = self._operator(ch, text, final)
+            if operator is not False:
+                return operator
         if ch in "-=" and self._before in " \t":
             # an arrow as models write it in plain text ("Settings -> Privacy"), between
             # blanks: Piper said nothing for it, the two names in one breath
@@ -1745,8 +1830,20 @@ class SpokenText:
         if not at_word:
             return word, word
         after = text[len(word) :]
-        if not final and word.lower() in _MAY_END and not after.strip(" \t"):
-            return None  # "max. " may end its sentence ("max. Then") or not ("max. 3")
+        if (
+            not final
+            and word.lower() in _MAY_END
+            and (not after.strip(" \t") or _CAPITAL_WORD_START.fullmatch(after))
+        ):
+            # "max. " may end its sentence ("max. Then") or not ("max. 3", "max. Two")
+            return None
+        if (
+            not final
+            and word.isdigit()
+            and len(word) >= 10
+            and (not after.strip(" \t") or _COUNTED_AFTER_START.fullmatch(after))
+        ):
+            return None  # "1733574000 " may be "1733574000 seconds", a count, no code
         if not final and _TIMES_AFTER.fullmatch(word) and not after.strip(" \t"):
             return None  # "3x " is a multiplier if a word follows ("3x faster"), not "3x + 2"
         if not final and _ON_THE_HOUR.fullmatch(word) and _AM_PM_START.fullmatch(after):
@@ -1792,10 +1889,17 @@ class SpokenText:
         if (
             not final
             and (pair := _NUMBER_PAIR.fullmatch(word)) is not None
-            and int(pair.group(2)) in _FRACTIONS_OF
+            and _part_of(int(pair.group(1)), int(pair.group(2))) is not None
             and _NOUN_AFTER_START.fullmatch(after)
         ):
             return None  # "1/5 " may be "1/5 of it", said "one fifth of it"
+        if (
+            not final
+            and (pair := _NUMBER_PAIR.fullmatch(word)) is not None
+            and int(pair.group(2)) < int(pair.group(1))
+            and _PRESSURE_AFTER_START.fullmatch(after)
+        ):
+            return None  # "120/80 " may be "120/80 mmHg", said "120 over 80"
         if not final and _NUMBER_PAIR.fullmatch(word) and _may_join(after):
             return None  # "2/5 " may be "2/5 and 2/1", said "2 5 and 2 1"
         if not final and _PLAIN_VERSION.fullmatch(word) and not after.strip(" \t"):
@@ -2082,6 +2186,41 @@ class SpokenText:
             return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
         return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
 
+    def _operator(self, ch: str, text: str, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A comparison or a minus between blanks in a formula ("x > 5", "2^8 - 1 = 255"):
+        Piper said nothing for either, "if x5", "2 to the power of 8 1 equals 255". ">" and
+        "<" between two operands are "greater than" and "less than"; " - " before a number
+        is "minus" where its sentence is a formula (an operator before it, or "=" after it
+        in the sentence: "10 - 3 = 7"), held until that is known (a "=", the sentence's
+        end or ``_MINUS_LOOK`` characters); elsewhere ("open 9 - 5") as written. False:
+        no operator here."""
+        if ch in "<>":
+            if not final and _COMPARISON_START.fullmatch(text):
+                return None  # "x > " may be "x > 5" or "x > y"
+            if _NUMBER_COMPARED.match(text) or (
+                _SHORT_OPERAND_BEFORE.search(self._shown_tail) and _SHORT_COMPARED.match(text)
+            ):
+                blank = "" if self._last_said.isspace() else " "
+                return ch, f"{blank}{'greater' if ch == '>' else 'less'} than"
+            if ch == ">" and _MENU_STEP.match(text):
+                # a menu's path ("Settings > Privacy > Camera"): a pause, as an arrow's
+                return ch, ","
+            return False
+        if len(text) < 3 and not final:
+            return None if _COMPARISON_START.fullmatch(text) else False
+        if not final and _MINUS_START.fullmatch(text):
+            return None  # "- x" may be "- x =" or "- xs"
+        if _MINUS_OPERAND.match(text) is None:
+            return False
+        sentence = _SENTENCE_END.split(self._sentence_tail)[-1]
+        ahead = _MINUS_AHEAD.match(text)
+        if _FORMULA_BEFORE.search(sentence) or (ahead is not None and ahead.group(1)):
+            blank = "" if self._last_said.isspace() else " "
+            return ch, f"{blank}minus"
+        if ahead is None and not final and len(text) < _MINUS_LOOK:
+            return None  # "10 - 3" may go on: "10 - 3 = 7"
+        return False
+
     def _link(self, final: bool) -> tuple[str, str] | Literal[False] | None:
         text = self._pending
         link = _LINK.match(text)
@@ -2220,7 +2359,12 @@ def _spoken_token(
     short = _ABBREVIATIONS.get(word if not word.endswith(".") else word.lower())
     if short is not None and word[0].isupper() and word[1:].islower() and short[0].islower():
         short = short[0].upper() + short[1:]  # "Dep. 9:40": "Departs 9:40"
-    if short is not None and word.lower() in _MAY_END and _SENTENCE_AFTER.match(after):
+    if (
+        short is not None
+        and word.lower() in _MAY_END
+        and _SENTENCE_AFTER.match(after)
+        and not _COUNT_AFTER.match(after)
+    ):
         return word, short + "."  # "Set it to max. Then wait.": its sentence ends there
     if short is not None:
         return word, short  # ("i.e." takes its own dots: they end no sentence)
@@ -2234,6 +2378,8 @@ def _spoken_token(
         and not _LONG_CODE_BEFORE.search(before)
         and not _ROUND_NUMBER.fullmatch(core)
     ):
+        if core.isdigit() and (_COUNTED_AFTER.match(after) or _TIMESTAMP_BEFORE.search(before)):
+            return core, f"{int(core):,}"  # "1733574000 seconds": a count
         return core, _code_said(core)  # a tracking number or an order's code
     if (per := _CODE_PER.fullmatch(core)) is not None:
         after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
@@ -2325,6 +2471,14 @@ def _spoken_token(
         rest = core[1:]  # "~5 pm": Piper said "tilde 5"; "~$20": "tilde dollar twenty"
         amount = _AMOUNT.fullmatch(rest)
         return core, "about " + (_amount_said(amount) if amount else _spoken_token(rest)[1])
+    if (dose := _DOSE.fullmatch(core)) is not None and (
+        written := _NUMBER_BEFORE.search(before)
+    ) is not None:
+        top = _UNIT_WORDS.get(dose.group(1)) or _DOSE_SAID[dose.group(1)]
+        bottom = _UNIT_WORDS.get(dose.group(2)) or _DOSE_SAID[dose.group(2)]
+        return core, f"{_one_or_many(written, *top)} per {bottom[0]}"  # "0.5 mg/kg"
+    if _KEY_COMBO.fullmatch(core):
+        return core, re.sub(r"\w+(?=\+)", lambda key: _KEYS_SAID.get(key[0], key[0]), core)
     if (per := _PER_TIME.fullmatch(core)) is not None:
         unit = per.group(2).lower()
         return core, f"{per.group(1)} per {_UNITS_SAID.get(unit, _PER_SAID.get(unit, unit))}"
@@ -2393,6 +2547,9 @@ def _spoken_token(
             singular = number == "1" or ((article is not None or describes) and " per " not in one)
             said = one if singular else many
             return core, f"{unit.group(1)} {said}" if unit.group(1) else said  # "5 kHz"
+    if (series := _SERIES.fullmatch(core)) is not None:
+        lead = "version " if series.group(1) else ""
+        return core, f"{lead}{series.group(2)} dot x"  # "v1.2.x", "20.x"
     if (version := _VERSION.fullmatch(core)) is not None and not (
         _PLAIN_VERSION.fullmatch(core)
         and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
@@ -2451,17 +2608,15 @@ def _spoken_token(
         left, right = int(pair.group(1)), int(pair.group(2))
         if _PLACE_IN_SERIES.search(before):
             return core, f"{left} of {right}"  # "Step 1/3"
+        if right < left and (_PRESSURE_AFTER.match(after) or _PRESSURE_BEFORE.search(before)):
+            return core, f"{left} over {right}"  # "120/80 mmHg"
         if _WEEKDAY_DATE_BEFORE.search(before):
             return core, _day_month_said(left, right, date_order)[0] or f"{left} {right}"
         if _WHOLE_BEFORE.search(before) and 0 < left < right and right in _FRACTIONS:
             return core, "and " + _number_pair_said(left, right)  # "1 1/2 cups"
-        if (
-            0 < left < right
-            and right in _FRACTIONS_OF
-            and (right not in _LOWEST_TERMS_ONLY or math.gcd(left, right) == 1)
-            and _OF_AFTER.match(after)
-        ):
-            return core, _fraction_said(left, _FRACTIONS_OF[right])  # "1/5 of the budget"
+        if (named := _part_of(left, right)) is not None and _OF_AFTER.match(after):
+            # "1/5 of the budget", "1/36 of the batch", "3/64 inch"
+            return core, _fraction_said(left, named)
         for other in (_PAIR_BEFORE.search(before), _PAIR_AFTER.match(after)):
             if other is None:
                 continue
@@ -2486,6 +2641,8 @@ def _spoken_token(
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
         spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
+    if _GLOB_NAME.fullmatch(spoken):
+        return core, "star" + spoken.lstrip("*")  # "src/**/*.py": heard "asterisk py"
     if "_" in spoken:
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
@@ -2684,10 +2841,30 @@ def _code_said(code: str) -> str:
 
 def _fraction_said(numerator: int, part: str) -> str:
     """A proper fraction in words, by its numerator and the name of its part ("one sixth",
-    "five twelfths", "three halves" is not one: see ``_IMPROPER``)."""
-    return f"{_DIGIT_WORDS[numerator]} {part if numerator == 1 else part + 's'}".replace(
-        "halfs", "halves"
-    )
+    "five twelfths", "three halves" is not one: see ``_IMPROPER``; "17 thirty-seconds": a
+    numerator past fifteen in digits)."""
+    said = _DIGIT_WORDS[numerator] if numerator < len(_DIGIT_WORDS) else str(numerator)
+    return f"{said} {part if numerator == 1 else part + 's'}".replace("halfs", "halves")
+
+
+def _part_of(numerator: int, denominator: int) -> str | None:
+    """The name of a proper fraction's part where it is one only before "of" or a measure
+    (``_OF_AFTER``): fifths, tenths, twelfths, sixteenths (in lowest terms where
+    ``_LOWEST_TERMS_ONLY`` says), and any other part up to 99ths in lowest terms ("1/36 of
+    the batch" "one thirty-sixth", "3/64 inch" "three sixty-fourths": said "1 36", "3 64",
+    heard "136 of the batch", "364 inch"); None: not such a fraction."""
+    if not 0 < numerator < denominator or denominator in _FRACTIONS:
+        return None
+    if denominator in _FRACTIONS_OF:
+        if denominator in _LOWEST_TERMS_ONLY and math.gcd(numerator, denominator) != 1:
+            return None
+        return _FRACTIONS_OF[denominator]
+    if not 10 < denominator < 100 or math.gcd(numerator, denominator) != 1:
+        return None
+    if denominator < 20:
+        return _ORDINALS[denominator]
+    tens, ones = divmod(denominator, 10)
+    return f"{_TENS[tens * 10]}ieth" if not ones else f"{_TENS[tens * 10]}y-{_ORDINALS[ones]}"
 
 
 def _day_month_said(
@@ -2737,6 +2914,11 @@ def _number_pair_said(first: int, second: int, *, improper: bool = True) -> str:
         return f"{_DIGIT_WORDS[first]} {_IMPROPER[second]}"  # "4/3": "four thirds"
     if 0 <= first <= second <= 10 or (second == 100 and first <= second):
         return f"{first} out of {second}"  # ("95/100" was "95 100", heard "95-100")
+    if first == 1 and 31 < second < 10_000:
+        # a chance ("the odds are 1/36"): "1 36" was heard "136". A person reads it "1 in
+        # 36", as odds are said; not "one thirty-sixth", a part of something (said so before
+        # "of": ``_part_of``). Only past 31: "1/25" may be January 25, "1/12" a date too.
+        return f"1 in {second}"
     return f"{first} {second}"
 
 
