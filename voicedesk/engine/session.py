@@ -892,7 +892,7 @@ class Session:
         if early is not None:  # the worker judges only what this loop's barge-in hears
             microphone = getattr(self.audio, "microphone", True)
             early.armed = listening and microphone and self.mode == "hands-free"
-        if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
+        if self.muted or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
         signals = self.detector.feed(block, audio_s, words)
         starts = self.detector.vad_starts
@@ -903,6 +903,13 @@ class Session:
             self._vad_starts = starts
             if early is not None:
                 early.realign(index)
+        if not listening:
+            # The talk key is up: the detector, idle, only keeps hearing so the next press
+            # has the audio just before it (its pre-roll, and a VAD clock that runs on).
+            # Left unfed, the press's pre-roll was the end of the previous hold: a tenth
+            # of a second of its last words went into this turn and this press's first
+            # syllable was not in it.
+            return
         if self._stt_streaming:
             self.stt.push_audio(block if words is None else words)
         self._handle_signals(signals)
