@@ -894,6 +894,9 @@ class Session:
             early.armed = listening and microphone and self.mode == "hands-free"
         if self.muted or not getattr(self.audio, "microphone", True):  # nothing to hear
             return
+        if not listening:  # the talk key is up: kept only for the next press's pre-roll
+            self.detector.listen_idle(block, words)
+            return
         signals = self.detector.feed(block, audio_s, words)
         starts = self.detector.vad_starts
         if starts != self._vad_starts:
@@ -903,13 +906,6 @@ class Session:
             self._vad_starts = starts
             if early is not None:
                 early.realign(index)
-        if not listening:
-            # The talk key is up: the detector, idle, only keeps hearing so the next press
-            # has the audio just before it (its pre-roll, and a VAD clock that runs on).
-            # Left unfed, the press's pre-roll was the end of the previous hold: a tenth
-            # of a second of its last words went into this turn and this press's first
-            # syllable was not in it.
-            return
         if self._stt_streaming:
             self.stt.push_audio(block if words is None else words)
         self._handle_signals(signals)
