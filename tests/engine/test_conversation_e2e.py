@@ -2676,6 +2676,56 @@ async def test_the_talk_key_let_go_while_speaking_still_has_the_last_words(tmp_p
     assert record.user_text == _text("question") and record.heard_text == "About seven."
 
 
+async def test_a_talk_key_press_hands_its_turn_the_sound_just_before_it(tmp_path):
+    """A press gives its turn the tenth of a second before it (the key's own pre-roll), so
+    the first syllable of words begun as the key goes down is kept. With the key up the
+    speech detector heard nothing, and that tenth was the end of the previous hold: its
+    last words went into the new turn and this press's first syllable was not in it."""
+    scenario = compose(["weather", "question"], gaps_s=[1.2], tail_s=6.0)
+    first, second = scenario.turns
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("weather"), reply="Sun."),
+            SimTurn(transcript=_text("question"), reply="About seven minutes."),
+        ]
+    )
+    rate = scenario.rate
+    pre: list[np.ndarray] = []
+    async with _session_over_sim(tmp_path, scenario, script) as (_, session, _seen):
+        await session.start()
+        try:
+            session.set_mode("push-to-talk")
+            # the first hold is let go mid-word: its last sound is speech
+            await _until_audio(session, first.start_s - 0.3)
+            session.ptt_press()
+            await _until_audio(session, first.end_s - 0.4)
+            session.ptt_release()
+            # the second is pressed 60 ms into the words, its first syllable begun
+            await _until_audio(session, second.start_s + 0.06)
+            session.ptt_press()
+            pressed_s = session._last_block_s  # the press's audio time (the last block's)
+            pre.append(session.detector.transcript_audio())
+            await _until_audio(session, second.end_s + 0.5)
+            session.ptt_release()
+            await asyncio.sleep(0.5)
+            await asyncio.wait_for(session.wait_idle(), 30)
+        finally:
+            await session.stop()
+    (audio,) = pre
+    assert audio.size and np.abs(audio).max() > 1000  # the first syllable's sound
+    # ... taken from the microphone just before the press, not from anywhere earlier
+    ends = [
+        e
+        for e in range(audio.size, scenario.pcm.size + 1)
+        if np.array_equal(scenario.pcm[e - audio.size : e], audio)
+    ]
+    assert ends and all(pressed_s - 0.05 <= e / rate <= pressed_s + 0.02 for e in ends), (
+        [e / rate for e in ends],
+        pressed_s,
+    )
+    assert [r.user_text for r in session.records] == [_text("weather"), _text("question")]
+
+
 async def test_no_answer_begins_while_the_talk_key_is_held_over_a_sound_without_words(
     tmp_path,
 ):

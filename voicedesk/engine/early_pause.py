@@ -23,6 +23,7 @@ count the same stretches.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 from collections import deque
@@ -33,7 +34,7 @@ import numpy as np
 
 from voicedesk.config import Settings
 from voicedesk.engine.barge_in import BargeInPolicy, joins_stretch
-from voicedesk.turn.vad import VadSegmenter
+from voicedesk.turn.vad import RATE, WINDOW, VadSegmenter
 
 if TYPE_CHECKING:
     from voicedesk.audio.aec import EchoVerdict
@@ -219,9 +220,25 @@ class EarlyPause:
         self._state = "idle"
         self._speech_start_s = self._paused_speech_start_s = None
         self._policy.reset()
+        start = self._first_heard_again(index)
         for block, i, _ in self._recent:
-            if i >= index:
+            if i >= start:
                 self._hear(block, i)
+
+    def _first_heard_again(self, index: int) -> int:
+        """The block to hear again from: ``index`` while it is kept. A worker more than
+        ``RECENT_BLOCKS`` ahead (the loop held 3 s as the person unmuted) no longer has it,
+        and started at the oldest block it kept, whose 32 ms windows fell between the
+        detector's for the rest of the session (3.2 blocks a window: only every 16th block
+        of 10 ms starts one where the detector's do). It starts at the first kept block on
+        the detector's window grid instead; the Silero state, begun there, follows the
+        detector's within a few windows."""
+        if not self._recent or self._recent[0][1] <= index:
+            return index
+        samples = round(self._block_s * RATE)
+        period = WINDOW // math.gcd(WINDOW, samples)  # blocks between shared window starts
+        behind = self._recent[0][1] - index
+        return index + -(-behind // period) * period
 
     def _follow(self, kind: str, at_s: float, edge_s: float) -> None:
         """The VAD's event, as the turn detector turns it into signals and the session into

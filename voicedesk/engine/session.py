@@ -892,7 +892,10 @@ class Session:
         if early is not None:  # the worker judges only what this loop's barge-in hears
             microphone = getattr(self.audio, "microphone", True)
             early.armed = listening and microphone and self.mode == "hands-free"
-        if not listening or not getattr(self.audio, "microphone", True):  # nothing to hear
+        if self.muted or not getattr(self.audio, "microphone", True):  # nothing to hear
+            return
+        if not listening:  # the talk key is up: kept only for the next press's pre-roll
+            self.detector.listen_idle(block, words)
             return
         signals = self.detector.feed(block, audio_s, words)
         starts = self.detector.vad_starts

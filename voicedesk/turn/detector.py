@@ -125,6 +125,10 @@ class TurnDetector:
         # the ``words`` stream's last samples, enough for the pre-roll and the window pending
         self._words_ring_size = (self.segmenter.preroll.maxlen or 1) * WINDOW + WINDOW
         self._words_ring = np.zeros(0, np.int16)
+        # The microphone's last samples while the talk key is up (``listen_idle``), for the
+        # next press's pre-roll; ``_unheard``: the VAD has not heard them.
+        self._mic_ring = np.zeros(0, np.int16)
+        self._unheard = False
         self.model = SmartTurn(settings)
         self._state: Literal["idle", "speech", "pause"] = "idle"
         self._blocks: list[np.ndarray] = []
@@ -178,6 +182,8 @@ class TurnDetector:
 
     def reset(self) -> None:
         self.segmenter.reset()
+        self._mic_ring = np.zeros(0, np.int16)  # nothing from before a mute is kept
+        self._unheard = False
         self._end_turn_state()
 
     def _end_turn_state(self) -> None:
@@ -255,6 +261,7 @@ class TurnDetector:
         wpcm = pcm if words is None or words.size != pcm.size else to_int16(words)
         now = audio_s + pcm.size / RATE
         self._fed_s = now
+        self._unheard = False
         keep = self._words_ring_size + pcm.size
         self._words_ring = np.concatenate([self._words_ring[-keep:], wpcm])
         events = self.segmenter.feed(pcm, audio_s)
@@ -376,13 +383,33 @@ class TurnDetector:
         if self._future is not None:
             self._future.result()
 
+    def listen_idle(self, block: np.ndarray, words: np.ndarray | None = None) -> None:
+        """The talk key is up: keep the microphone's last samples for the next press's
+        pre-roll, without the VAD (nothing it hears makes a turn). Unkept, a press's
+        pre-roll was the end of the previous hold (the VAD's last windows): its last words
+        went into the new turn and this press's first syllable was not in it."""
+        pcm = to_int16(block)
+        wpcm = pcm if words is None or words.size != pcm.size else to_int16(words)
+        keep = self._words_ring_size
+        self._mic_ring = np.concatenate([self._mic_ring[-keep:], pcm])
+        self._words_ring = np.concatenate([self._words_ring[-keep:], wpcm])
+        self._unheard = True
+
     def ptt_press(self, audio_s: float) -> list[TurnSignal]:
         if self._state != "idle":
             return []
         self._state = "speech"
         self._start_s = audio_s
-        pre = self.segmenter.preroll_audio()[-int(0.1 * RATE) :]  # the key press itself
-        self._append(to_int16(pre), self._recent_words(pre.size))
+        n = int(0.1 * RATE)  # the key press itself
+        if self._unheard:
+            # The VAD missed the time the key was up: it starts again at the next block,
+            # on the audio clock (its windows counted on from the previous hold's), and the
+            # pre-roll is the microphone just before this press.
+            self.segmenter.reset()
+            pre = self._mic_ring[-n:]
+        else:
+            pre = to_int16(self.segmenter.preroll_audio()[-n:])
+        self._append(pre, self._recent_words(pre.size))
         return [TurnSignal("speech_start", audio_s=audio_s, start_s=audio_s)]
 
     def ptt_release(self, audio_s: float) -> list[TurnSignal]:
