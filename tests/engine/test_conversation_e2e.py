@@ -160,9 +160,16 @@ async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path):
         onset = first_audible_after(played, rate, turn.end_s)
         assert onset is not None
         assert first_audible_after(played, rate, turn.start_s, turn.end_s) is None
-        # sim TTFT 0.2 + TTFB 0.1: anything under 1.2 s means our own overhead is bounded
-        assert 0.3 < onset - turn.end_s < 1.2, onset - turn.end_s
-        assert rec["voice_to_voice"] == pytest.approx(onset - turn.end_s, abs=0.2)
+        # the answer is heard where the record says it played, after its first token, on
+        # the one timeline: by order, not by how soon (a bound of 1.2 s after the person's
+        # end timed the machine; `voicedesk bench latency` measures that)
+        t = rec["t"]
+        assert turn.end_s < t["llm_first_token"] < t["playback_start"], t
+        assert t["playback_start"] <= onset < t["playback_end"], (onset, t)
+        # … and the record's voice-to-voice runs from the person's last word (within the
+        # VAD's read of it: the audio's own, not the machine's) to that start
+        assert rec["voice_to_voice"] == pytest.approx(t["playback_start"] - t["speech_end"])
+        assert t["speech_end"] == pytest.approx(turn.end_s, abs=0.2)
     # the session log holds one metrics object per turn, plus the user lines
     log_file = session.log.path
     lines = [json.loads(x) for x in log_file.read_text().splitlines()]
