@@ -60,15 +60,25 @@ CREATE = SimToolCall(
 
 
 async def _words_over_a_background_create(
-    tmp_path: Path, words: str, after_s: float, preamble: str = ""
+    tmp_path: Path,
+    words: str,
+    after_s: float,
+    preamble: str = "",
+    *,
+    monkeypatch: pytest.MonkeyPatch | None = None,
 ):
     """'How long does it take…' → (``preamble``, then) a create that takes 4 s, past the
     1 s patience: it goes on in the background; ``after_s`` into the answer the person says
     ``words``, answered "Seven minutes.". What :func:`_run` returns. The three tests of
-    words over a background call each wrote this conversation out."""
+    words over a background call each wrote this conversation out. With ``monkeypatch``,
+    ``after_s`` is seconds of the answer played, not of the clock (:func:`_say_when_played`)."""
     from test_conversation_e2e import _say, _spoken_over_the_answer
 
-    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    if monkeypatch is None:
+        scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    else:
+        _say_when_played(monkeypatch, _say(words), heard_whole=False, played_s=after_s)
+        scenario = compose(["question"], tail_s=14.0)
     script = SimScript(
         turns=[
             SimTurn(
@@ -127,24 +137,18 @@ async def _words_said_as_the_create_goes_on(tmp_path: Path, monkeypatch, words: 
     return await _run(tmp_path, scenario, script, settings, with_tools=True, on_event=on_event)
 
 
-async def _create_cut_by_stop(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    preamble: str = "Let me write that down.",
-    *,
-    heard_whole: bool = True,
-):
-    """'How long does it take…' → ``preamble`` and a create that takes 6 s; the person says
-    "Wait, stop, tell me something else instead." while it runs. The words are put in the
-    microphone's audio by what the speaker played, not at a time: once the preamble has
-    played whole (``heard_whole``: the answer audible, then silent for 0.5 s, as it stays
-    till the create ends) or once 1 s of it has played (a long one is then heard in part).
-    Said at a fixed 2.5 s after the question, they came when only "Let" had played on a
-    loaded machine that answered late."""
+def _say_when_played(
+    monkeypatch: pytest.MonkeyPatch, speech: np.ndarray, *, heard_whole: bool, played_s: float = 1
+) -> dict[str, int]:
+    """Put ``speech`` in the microphone's audio by what the speaker played, not at a time:
+    once the answer has played whole (``heard_whole``: audible, then silent for 0.5 s) or
+    once ``played_s`` of it has played. ``["said"]`` of what it returns is the block the
+    words begin at (0: never said). Placed at a fixed time after the question, they came
+    before or after the part of the answer they are meant for when a loaded machine
+    answered late."""
     from voicedesk.audio import file_backend
     from voicedesk.bench.latency import AUDIBLE
 
-    stop = load_utterance("stop")[0]
     made, keep = file_backend.FileDuplex.__init__, file_backend.FileDuplex._keep
     blocks = {"audible": 0, "quiet": 0, "said": 0}
 
@@ -164,19 +168,37 @@ async def _create_cut_by_stop(
         elif blocks["audible"]:
             blocks["quiet"] += 1
         block_s = self.block_ms / 1000
-        if (
-            (blocks["quiet"] * block_s >= 0.5)
-            if heard_whole
-            else (blocks["audible"] * block_s >= 1)
-        ):
+        if heard_whole:
+            ready = blocks["quiet"] * block_s >= 0.5
+        else:
+            ready = blocks["audible"] * block_s >= played_s
+        if ready:
             at = (self.blocks_done + 1) * self.capture_block
-            if at + stop.size > self.mic.size:  # the question's tail ran out first
+            if at + speech.size > self.mic.size:  # the question's tail ran out first
                 return
-            self.mic[at : at + stop.size] = stop
+            self.mic[at : at + speech.size] = speech
             blocks["said"] = self.blocks_done + 1
 
     monkeypatch.setattr(file_backend.FileDuplex, "__init__", writable)
     monkeypatch.setattr(file_backend.FileDuplex, "_keep", keep_and_answer)
+    return blocks
+
+
+async def _create_cut_by_stop(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    preamble: str = "Let me write that down.",
+    *,
+    heard_whole: bool = True,
+):
+    """'How long does it take…' → ``preamble`` and a create that takes 6 s; the person says
+    "Wait, stop, tell me something else instead." while it runs. The words are put in the
+    microphone's audio by what the speaker played, not at a time: once the preamble has
+    played whole (``heard_whole``: the answer audible, then silent for 0.5 s, as it stays
+    till the create ends) or once 1 s of it has played (a long one is then heard in part).
+    Said at a fixed 2.5 s after the question, they came when only "Let" had played on a
+    loaded machine that answered late."""
+    blocks = _say_when_played(monkeypatch, load_utterance("stop")[0], heard_whole=heard_whole)
     script = SimScript(
         turns=[
             SimTurn(
@@ -846,12 +868,14 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
 @pytest.mark.parametrize(
     "after_s",
     # the person breaks in on the answer's first words (paused there before its calls went
-    # on in the background), and on the start of its holding line
-    [1.6, 2.8],
+    # on in the background): once 0.6 s of them has played, not 1.6 s after the question
+    # (a loaded machine decided the question late, and the words joined its turn); and on
+    # the start of its holding line
+    ["played 0.6", 2.8],
     ids=["over-the-preamble", "over-the-holding-line"],
 )
 async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
-    tmp_path, sims, after_s
+    tmp_path, sims, monkeypatch, after_s
 ):
     """The answer says "Let me write that down for you." and makes a create slower than
     the patience; the person breaks in on it before its holding line was heard whole. Only
@@ -864,8 +888,13 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
 
     words = "Make it soft boiled."
+    played = isinstance(after_s, str)
     session, _, _, _ = await _words_over_a_background_create(
-        tmp_path, words, after_s, preamble="Let me write that down for you."
+        tmp_path,
+        words,
+        float(after_s.split()[-1]) if played else after_s,
+        preamble="Let me write that down for you.",
+        monkeypatch=monkeypatch if played else None,
     )
     first = session.records[0]
     heard, said = first.heard_text, first.assistant_text
