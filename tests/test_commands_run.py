@@ -610,10 +610,17 @@ def test_stopping_early_keeps_what_was_played(tmp_path: Path) -> None:
     pcm = np.zeros(16_000 * 10, np.int16)
     duplex = FileDuplex(None, out, input_pcm=pcm, input_rate=16_000, realtime=True)
     duplex.start(lambda block: np.full(duplex.playback_block, 1000, np.int16))
-    time.sleep(0.4)
+    # stopped once 0.3 s of blocks were played, not after 0.4 s of the wall clock: a
+    # loaded machine that began the audio thread late had played under 0.2 s by then
+    deadline = time.monotonic() + 60
+    while duplex.blocks_done < 30:
+        assert time.monotonic() < deadline, "the audio thread never played 30 blocks"
+        time.sleep(0.01)
     duplex.stop()
+    played_s = duplex.blocks_done * duplex.block_ms / 1000  # all the blocks, to the stop
     samples, rate = read_wav(out)
-    assert rate == 16_000 and 0.2 < samples.size / rate < 2 and np.abs(samples).max() > 0
+    assert rate == 16_000 and np.abs(samples).max() > 0
+    assert samples.size / rate == pytest.approx(played_s, abs=0.02), (samples.size, played_s)
 
     out.write_bytes(b"earlier output")
     never_started = FileDuplex(None, out, input_pcm=pcm, input_rate=16_000)

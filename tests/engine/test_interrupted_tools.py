@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_conversation_e2e import _run, on_sim_start
 
-from voicedesk.bench.scenarios import compose, load_utterance, overlap
+from voicedesk.bench.scenarios import compose, load_utterance
 from voicedesk.config import Settings
 from voicedesk.engine.context import ContextManager
 from voicedesk.engine.resume import restore_state
@@ -59,15 +60,25 @@ CREATE = SimToolCall(
 
 
 async def _words_over_a_background_create(
-    tmp_path: Path, words: str, after_s: float, preamble: str = ""
+    tmp_path: Path,
+    words: str,
+    after_s: float,
+    preamble: str = "",
+    *,
+    monkeypatch: pytest.MonkeyPatch | None = None,
 ):
     """'How long does it take…' → (``preamble``, then) a create that takes 4 s, past the
     1 s patience: it goes on in the background; ``after_s`` into the answer the person says
     ``words``, answered "Seven minutes.". What :func:`_run` returns. The three tests of
-    words over a background call each wrote this conversation out."""
+    words over a background call each wrote this conversation out. With ``monkeypatch``,
+    ``after_s`` is seconds of the answer played, not of the clock (:func:`_say_when_played`)."""
     from test_conversation_e2e import _say, _spoken_over_the_answer
 
-    scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    if monkeypatch is None:
+        scenario, _ = _spoken_over_the_answer(_say(words), gap_s=0, after_s=after_s)
+    else:
+        _say_when_played(monkeypatch, _say(words), heard_whole=False, played_s=after_s)
+        scenario = compose(["question"], tail_s=14.0)
     script = SimScript(
         turns=[
             SimTurn(
@@ -126,10 +137,68 @@ async def _words_said_as_the_create_goes_on(tmp_path: Path, monkeypatch, words: 
     return await _run(tmp_path, scenario, script, settings, with_tools=True, on_event=on_event)
 
 
-async def _create_cut_by_stop(tmp_path: Path, preamble: str = "Let me write that down."):
+def _say_when_played(
+    monkeypatch: pytest.MonkeyPatch, speech: np.ndarray, *, heard_whole: bool, played_s: float = 1
+) -> dict[str, int]:
+    """Put ``speech`` in the microphone's audio by what the speaker played, not at a time:
+    once the answer has played whole (``heard_whole``: audible, then silent for 0.5 s) or
+    once ``played_s`` of it has played. ``["said"]`` of what it returns is the block the
+    words begin at (0: never said). Placed at a fixed time after the question, they came
+    before or after the part of the answer they are meant for when a loaded machine
+    answered late."""
+    from voicedesk.audio import file_backend
+    from voicedesk.bench.latency import AUDIBLE
+
+    made, keep = file_backend.FileDuplex.__init__, file_backend.FileDuplex._keep
+    blocks = {"audible": 0, "quiet": 0, "said": 0}
+
+    def writable(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.mic = self.mic.copy()  # written to as the conversation goes on
+
+    def keep_and_answer(self: Any, out: Any) -> None:
+        """On the audio thread, after block ``blocks_done`` played: the words go in from
+        the next block the microphone gives, so none of them is skipped."""
+        keep(self, out)
+        if blocks["said"]:
+            return
+        if int(np.abs(out.astype(np.int32)).max(initial=0)) > AUDIBLE:
+            blocks["audible"] += 1
+            blocks["quiet"] = 0
+        elif blocks["audible"]:
+            blocks["quiet"] += 1
+        block_s = self.block_ms / 1000
+        if heard_whole:
+            ready = blocks["quiet"] * block_s >= 0.5
+        else:
+            ready = blocks["audible"] * block_s >= played_s
+        if ready:
+            at = (self.blocks_done + 1) * self.capture_block
+            if at + speech.size > self.mic.size:  # the question's tail ran out first
+                return
+            self.mic[at : at + speech.size] = speech
+            blocks["said"] = self.blocks_done + 1
+
+    monkeypatch.setattr(file_backend.FileDuplex, "__init__", writable)
+    monkeypatch.setattr(file_backend.FileDuplex, "_keep", keep_and_answer)
+    return blocks
+
+
+async def _create_cut_by_stop(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    preamble: str = "Let me write that down.",
+    *,
+    heard_whole: bool = True,
+):
     """'How long does it take…' → ``preamble`` and a create that takes 6 s; the person says
-    "Wait, stop, tell me something else instead." while it runs (2.5 s into the answer:
-    the default preamble is heard whole by then, a longer one only in part)."""
+    "Wait, stop, tell me something else instead." while it runs. The words are put in the
+    microphone's audio by what the speaker played, not at a time: once the preamble has
+    played whole (``heard_whole``: the answer audible, then silent for 0.5 s, as it stays
+    till the create ends) or once 1 s of it has played (a long one is then heard in part).
+    Said at a fixed 2.5 s after the question, they came when only "Let" had played on a
+    loaded machine that answered late."""
+    blocks = _say_when_played(monkeypatch, load_utterance("stop")[0], heard_whole=heard_whole)
     script = SimScript(
         turns=[
             SimTurn(
@@ -141,20 +210,23 @@ async def _create_cut_by_stop(tmp_path: Path, preamble: str = "Let me write that
             SimTurn(transcript=_text("stop"), reply="Okay."),
         ]
     )
-    scenario = overlap("question", "stop", after_s=2.5)
+    scenario = compose(["question"], tail_s=14.0)
     session, _, _, _ = await _run(
         tmp_path, scenario, script, _slow_create_settings(tmp_path, 6), with_tools=True
     )
+    assert blocks["said"], "the preamble never played (or never fell silent)"
     assert session.records[0].interrupted
     return session
 
 
-async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_alike(tmp_path):
+async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_alike(
+    tmp_path, monkeypatch
+):
     """The cancelled call never reached the live model (only finished tool rounds were
     kept), while ``--resume`` gave it with "voicedesk stopped before this tool finished":
     the call is kept now, live and resumed alike, with a result that says the person
     broke in."""
-    session = await _create_cut_by_stop(tmp_path)
+    session = await _create_cut_by_stop(tmp_path, monkeypatch)
     live = session.context.snapshot()["turns"]
     asked = live[0]["messages"]
     assert [m["role"] for m in asked[:3]] == ["user", "assistant", "tool"]
@@ -169,14 +241,14 @@ async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_al
     assert resumed.snapshot()["turns"] == live
 
 
-async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, sims):
+async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, sims, monkeypatch):
     """The person broke in on the create after "Let me write that down." was heard: the
     next request carried those words twice, with the call and again as the answer as heard
     ("Let me write that down. [cut off…]"), as if said twice and cut the second time. They
     are said once, with the call, and the answer is where it was cut, live and resumed."""
     from voicedesk.engine.context import CUT_MARK
 
-    session = await _create_cut_by_stop(tmp_path)
+    session = await _create_cut_by_stop(tmp_path, monkeypatch)
     assert session.records[0].heard_text.strip() == "Let me write that down."
     [asked] = [
         r["messages"]
@@ -196,13 +268,15 @@ async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, si
     assert resumed.snapshot()["turns"] == live
 
 
-async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(tmp_path, sims):
+async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(
+    tmp_path, sims, monkeypatch
+):
     """Words said while the answer was silent, running its tool, paused nothing: the answer
     was cut only as the answer to them was confirmed, and that one had been asked without
     it (the person's two questions, and nothing of what was said or called between). The
     answer is cut as the words come now, and the answer to them asked with the call and
     its result, once."""
-    session = await _create_cut_by_stop(tmp_path)
+    session = await _create_cut_by_stop(tmp_path, monkeypatch)
     call = session.context.snapshot()["turns"][0]["messages"][1]["tool_calls"][0]
     to_stop = [
         r for r in sims[0].chat_requests() if r["messages"][-1].get("content") == _text("stop")
@@ -794,12 +868,14 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
 @pytest.mark.parametrize(
     "after_s",
     # the person breaks in on the answer's first words (paused there before its calls went
-    # on in the background), and on the start of its holding line
-    [1.6, 2.8],
+    # on in the background): once 0.6 s of them has played, not 1.6 s after the question
+    # (a loaded machine decided the question late, and the words joined its turn); and on
+    # the start of its holding line
+    ["played 0.6", 2.8],
     ids=["over-the-preamble", "over-the-holding-line"],
 )
 async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
-    tmp_path, sims, after_s
+    tmp_path, sims, monkeypatch, after_s
 ):
     """The answer says "Let me write that down for you." and makes a create slower than
     the patience; the person breaks in on it before its holding line was heard whole. Only
@@ -812,8 +888,13 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     from voicedesk.engine.context import CUT_MARK, UNHEARD_MARK
 
     words = "Make it soft boiled."
+    played = isinstance(after_s, str)
     session, _, _, _ = await _words_over_a_background_create(
-        tmp_path, words, after_s, preamble="Let me write that down for you."
+        tmp_path,
+        words,
+        float(after_s.split()[-1]) if played else after_s,
+        preamble="Let me write that down for you.",
+        monkeypatch=monkeypatch if played else None,
     )
     first = session.records[0]
     heard, said = first.heard_text, first.assistant_text
@@ -1190,7 +1271,9 @@ async def test_notices_of_a_round_of_several_calls_name_the_ones_still_running(t
     ), stopped
 
 
-async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_heard(tmp_path, sims):
+async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_heard(
+    tmp_path, sims, monkeypatch
+):
     """The person broke in on "Let me write that down for you." before hearing it whole,
     while its create ran: the model read the whole sentence with the call, then the answer
     as heard, "Let me write [cut off…]", as if it had started the sentence again and been
@@ -1199,7 +1282,7 @@ async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_hea
     from voicedesk.engine.context import CUT_MARK
 
     said = "Let me write that down for you in a new document, so that you have it next time."
-    session = await _create_cut_by_stop(tmp_path, preamble=said)
+    session = await _create_cut_by_stop(tmp_path, monkeypatch, said, heard_whole=False)
     first = session.records[0]
     heard = first.heard_text.strip()
     assert first.interrupted and heard and said.startswith(heard) and heard != said, heard

@@ -71,7 +71,10 @@ async def test_a_restarted_answer_is_timed_from_its_own_request(cloud):
     assert second.failed is None
     t = record.t
     assert t["llm_request"] >= restarted_at - 0.01
-    assert record.derived()["ttft"] == pytest.approx(0.3, abs=0.15)
+    # the sim's first token comes 0.3 s after the request it answers: from this attempt's
+    # request, never less (a cancelled attempt's first token, stamped before it, gave a
+    # time under that); how much more is the machine's load, not checked
+    assert record.derived()["ttft"] >= 0.3 - 0.01, t
     # generation speed from the first token on: the simulated 40 tokens/s, TTFT not in it
     assert record.tokens_per_s == pytest.approx(40, rel=0.25)
 

@@ -503,7 +503,14 @@ async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
     await manager.start()
     try:
         assert (await manager.call("flaky__boom", {}, call_id="b")).is_error
-        await asyncio.sleep(1.5)  # the back-off (0.5 s) is over: the second process runs
+        # the back-off (0.5 s) is over: the second process runs, not yet answering. Waited
+        # for by its process (one that has not written its pid: it hangs before that),
+        # not 1.5 s: a loaded machine still in the back-off asked while nothing was tried
+        first = (tmp_path / "pids.txt").read_text().split()
+        deadline = time.monotonic() + 60
+        while not {str(pid) for pid in children()} - set(first):
+            assert time.monotonic() < deadline, "the server was never started again"
+            await asyncio.sleep(0.05)
         down = await manager.call("flaky__ping", {}, call_id="p")
         assert down.is_error and "starting up" not in down.text, down.text
         assert "about to crash" in down.text, down.text
