@@ -22,6 +22,9 @@ from pulse_server import SPEAKER_SINK, PulseServer, loud_seconds, missing_tools
 
 SPEECH = Path(__file__).parent.parent / "fixtures" / "turns" / "dev-finished-0.wav"
 
+# One test process starts the private PulseAudio server (``pulse``) for all of them.
+pytestmark = pytest.mark.xdist_group("pulse_devices")
+
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
