@@ -156,12 +156,15 @@ async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path):
     assert not any(r["interrupted"] for r in records)
     # output sample n lines up with input sample n: the answer starts after the person stops
     assert rate == scenario.rate and len(played) >= len(scenario.pcm)
-    for turn, rec in zip(scenario.turns, records, strict=True):
+    nexts = [t.start_s for t in scenario.turns[1:]] + [float("inf")]
+    for turn, rec, next_s in zip(scenario.turns, records, nexts, strict=True):
         onset = first_audible_after(played, rate, turn.end_s)
         assert onset is not None
         assert first_audible_after(played, rate, turn.start_s, turn.end_s) is None
-        # sim TTFT 0.2 + TTFB 0.1: anything under 1.2 s means our own overhead is bounded
-        assert 0.3 < onset - turn.end_s < 1.2, onset - turn.end_s
+        # not before the sim's TTFT 0.2 + TTFB 0.1 could give it, and before the person
+        # spoke again. How fast (it was < 1.2 s here) is `voicedesk bench latency`'s to
+        # say: a parallel run on a loaded machine stretched it past any fixed bound.
+        assert turn.end_s + 0.3 < onset < next_s, (onset - turn.end_s, next_s)
         assert rec["voice_to_voice"] == pytest.approx(onset - turn.end_s, abs=0.2)
     # the session log holds one metrics object per turn, plus the user lines
     log_file = session.log.path
