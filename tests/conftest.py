@@ -37,6 +37,30 @@ def _ctrl_c_as_in_a_terminal() -> Iterator[None]:
             signal.signal(signal.SIGINT, before)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _data_folder_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test process keeps what voicedesk writes to its data folder (conversations, the
+    terminal UI's logs and their pruning, tool servers' logs by fixed name such as
+    ``logs/mcp-big.log``, the microphone check's first-run marker) in a folder of its own.
+
+    The suite runs in parallel processes (pytest-xdist): sharing the person's data folder,
+    two of them would write one tool server's log at once and prune each other's logs, and
+    a conversation or marker one left would change what another found there. It also
+    leaves the person's own folder alone (the suite had left dozens of simulated
+    conversations and logs in it). A test that sets ``XDG_DATA_HOME`` itself still wins; the
+    user cache (the rewritten turn model, written atomically) stays shared, as it is made
+    once for all of them."""
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("XDG_DATA_HOME", None)
+        else:
+            os.environ["XDG_DATA_HOME"] = before
+
+
 @pytest.fixture(autouse=True)
 def _heap_unfrozen() -> Iterator[None]:
     """A command run in-process (``main(["run", ...])``) freezes the heap as the process it

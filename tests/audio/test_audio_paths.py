@@ -21,6 +21,10 @@ from voicedesk.providers import local_stt
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "turns"
 
+# One test process makes the room run with the canceller (``with_aec``) for all the echo
+# tests: split between processes, each would make its own.
+pytestmark = pytest.mark.xdist_group("audio_paths")
+
 
 @pytest.fixture(scope="module")
 def with_aec() -> dict:

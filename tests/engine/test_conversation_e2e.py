@@ -156,7 +156,8 @@ async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path):
     assert not any(r["interrupted"] for r in records)
     # output sample n lines up with input sample n: the answer starts after the person stops
     assert rate == scenario.rate and len(played) >= len(scenario.pcm)
-    for turn, rec in zip(scenario.turns, records, strict=True):
+    nexts = [t.start_s for t in scenario.turns[1:]] + [float("inf")]
+    for turn, rec, next_s in zip(scenario.turns, records, nexts, strict=True):
         onset = first_audible_after(played, rate, turn.end_s)
         assert onset is not None
         assert first_audible_after(played, rate, turn.start_s, turn.end_s) is None
@@ -166,6 +167,7 @@ async def test_two_turns_are_answered_in_order_and_output_is_aligned(tmp_path):
         t = rec["t"]
         assert turn.end_s < t["llm_first_token"] < t["playback_start"], t
         assert t["playback_start"] <= onset < t["playback_end"], (onset, t)
+        assert onset < next_s, (onset, next_s)  # … and before the person spoke again
         # … and the record's voice-to-voice runs from the person's last word (within the
         # VAD's read of it: the audio's own, not the machine's) to that start
         assert rec["voice_to_voice"] == pytest.approx(t["playback_start"] - t["speech_end"])

