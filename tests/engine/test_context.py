@@ -30,15 +30,14 @@ async def test_200_turns_stay_within_budget_flat_and_remember_turn_3():
     summaries = [c for c in result["calls"] if c["kind"] == "summary"]
     assert len(turns) == 200
     assert all(c["prompt_tokens"] <= result["budget_tokens"] for c in result["calls"])
-    # flat once the window has filled: the second half is typically no bigger than the first
-    # (medians within ±5% in runs), and its peak stays near the first half's. The peaks
-    # depend on how many turns a summary still running lets through, which the machine's
-    # load decides: a first-half peak of 1574 against 1754 later failed a 5% bound on an
-    # idle 2-core machine, while both peaks are ~1750 in most runs. Growth without
-    # summaries takes the median towards the budget (3000), nearly twice the window's size.
+    # flat once the window has filled: without summaries the prompt grows turn by turn
+    # until the budget clips it, so the second half's median sits at the budget (3000);
+    # with them it stays near the window's size (~1900 here, ~2300 with a parallel test
+    # process beside it, where a summary that runs longer lets more turns through). A
+    # bound on the first half's median (×1.1) or peak (×1.25) timed the machine: how many
+    # turns a running summary lets through is the load's to decide.
     sizes = [c["prompt_tokens"] for c in turns]
-    assert statistics.median(sizes[100:]) <= statistics.median(sizes[20:100]) * 1.1
-    assert max(sizes[100:]) <= max(sizes[20:100]) * 1.25
+    assert statistics.median(sizes[100:]) <= 0.85 * result["budget_tokens"], sizes[100:]
     assert len(summaries) >= 10
     # the summaries ran beside the turns, not in their way: turns were answered while the
     # summary begun beside them still ran (a turn that waited for it never could be). The
