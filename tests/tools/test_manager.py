@@ -128,8 +128,21 @@ def pids(tmp_path: Path) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+async def _started_as_all_answered(manager: ToolManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start ``manager`` with its bound on the start (START_WAIT_S) made an hour: the start
+    returns only because every server answered, up or failed, which is what is checked. A
+    bound of 10 s on the start's wall time timed a loaded machine instead (the documents
+    server's start alone can take seconds there); the 120 s here only stop a hang."""
+    monkeypatch.setattr(manager_module, "START_WAIT_S", 3600.0)
+    async with asyncio.timeout(120):
+        await manager.start()
+    assert not manager.starting()
+
+
 @needs_proc
-async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+async def test_docs_server_tools_and_events(
+    tmp_path: Path, capfd: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "a.md").write_text("# Title\n\nHello world.\n")
@@ -138,9 +151,7 @@ async def test_docs_server_tools_and_events(tmp_path: Path, capfd: pytest.Captur
     rec = Recorder(bus)
     before = children()
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    t0 = time.monotonic()
-    await manager.start()
-    assert time.monotonic() - t0 < 10
+    await _started_as_all_answered(manager, monkeypatch)
     try:
         names = {t["function"]["name"] for t in manager.llm_tools()}
         assert {"docs__list_documents", "docs__read_document"} <= names
@@ -641,7 +652,9 @@ async def test_a_server_npx_cannot_fetch_is_reported_with_npms_reason(tmp_path: 
     assert "A complete log" not in said
 
 
-async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
+async def test_missing_command_warns_and_others_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     settings = Settings.model_validate(
@@ -655,10 +668,9 @@ async def test_missing_command_warns_and_others_go_on(tmp_path: Path) -> None:
     bus = ev.EventBus()
     rec = Recorder(bus)
     manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    t0 = time.monotonic()
-    await manager.start()
     try:
-        assert time.monotonic() - t0 < 10
+        # the missing command's failure ends its start: it does not hold the others' up
+        await _started_as_all_answered(manager, monkeypatch)
         names = [t["function"]["name"] for t in manager.llm_tools()]
         assert names and not any(n.startswith("ghost") for n in names)
         assert "docs__list_documents" in names
