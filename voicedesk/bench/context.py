@@ -107,8 +107,16 @@ def _reply(i: int) -> str:
 
 
 async def run_context_bench(
-    turns: int, *, budget: int | None = None, window: int | None = None
+    turns: int,
+    *,
+    budget: int | None = None,
+    window: int | None = None,
+    words_per_chunk: int = 1,
 ) -> dict[str, Any]:
+    """The run's calls and what they carried. ``words_per_chunk``: how many words each
+    streamed chunk of an answer or summary carries (one, as a model streams): the prompt
+    sizes do not depend on it, and a test of them over hundreds of turns spent most of its
+    time parsing one-word chunks."""
     from voicedesk.config import Settings
     from voicedesk.engine.context import ContextManager
     from voicedesk.engine.summarizer import Summarizer
@@ -127,7 +135,15 @@ async def run_context_bench(
     script = SimScript(
         turns=[SimTurn(transcript=_user_text(i), reply=_reply(i)) for i in range(1, turns + 1)]
     )
-    latency = SimLatency(ttft_s=0.02, tokens_per_s=3000, stt_s=0.0, ttfb_s=0.0)
+    # A chunk as often as a word came: a summary takes as many turns' time as it did,
+    # which is what sets how many turns it lets through (and so the prompts' sizes).
+    latency = SimLatency(
+        ttft_s=0.02,
+        tokens_per_s=3000 * words_per_chunk,
+        stt_s=0.0,
+        ttfb_s=0.0,
+        words_per_chunk=words_per_chunk,
+    )
     calls: list[dict[str, Any]] = []
     async with SimServer(script, latency) as sim:
         llm = OpenAIChat(api_key="sk-sim", model=settings.llm.model, base_url=f"{sim.base_url}/v1")

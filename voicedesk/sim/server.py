@@ -118,6 +118,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import functools
 import hashlib
@@ -206,6 +207,10 @@ class SimLatency:
     ttfb_s: float = 0.33  # request, or a streamed segment generatable → its first audio
     tts_rtf: float = 0.2  # compute seconds per second of audio after the first chunk
     tts_chunk_s: float = 0.25  # audio per message
+    # Words an answer's streamed chunk carries: one, as a model streams its tokens. More for
+    # a long run whose subject is what reaches the model, not the stream: each chunk costs
+    # the client's SDK a parse, and a 200-turn conversation spent most of its time there.
+    words_per_chunk: int = 1
 
 
 # Requests a long-running simulated cloud (`run --sim`, `voicedesk sim`) keeps recorded:
@@ -271,6 +276,13 @@ class SimServer:
         self.port = port
         self.voice = make_voice(voice)
         self.requests: list[Recorded] = []
+        # Each streamed answer's (tokens, first written, last written), its thinking and
+        # words as this server wrote them, on its own clock: the generation speed a client
+        # should read, whatever a loaded machine made of the nominal tokens_per_s. Kept as
+        # many as the requests are.
+        self.streamed: collections.deque[tuple[int, float, float]] = collections.deque(
+            maxlen=keep_requests
+        )
         # How many of them are kept (None: all, for a test to read): each chat request holds
         # the whole conversation, and a simulated cloud left running grew with every turn.
         self.keep_requests = keep_requests
@@ -564,8 +576,9 @@ class SimServer:
             unseen, thought_cut = await self._think_unseen(cap, EFFORT_THOUGHTS[effort])
             tokens = unseen
         await resp.write(chunk({"role": "assistant", "content": "" if not calls else None}))
+        written: list[tuple[float, int]] = []  # (when, tokens) of each piece streamed
         if self.reasoning is not None and not _is_summary(messages):
-            tokens, thought_cut = await self._think(resp, chunk, cap)
+            tokens, thought_cut = await self._think(resp, chunk, cap, written)
         if thought_cut:
             finish = "length"
         elif calls:
@@ -598,22 +611,27 @@ class SimServer:
                 words, finish = words[:left], "length"
             interval = 1.0 / self.latency.tokens_per_s if self.latency.tokens_per_s > 0 else 0.0
             t_next = time.monotonic()
-            for i, word in enumerate(words):
-                piece = word if i == 0 else " " + word
-                await resp.write(chunk({"content": piece}))
-                tokens += 1
-                if fault == "drop" and i == min(2, len(words) - 1):  # a short one: its last
+            per = max(1, self.latency.words_per_chunk)
+            groups = [words[at : at + per] for at in range(0, len(words), per)]
+            for i, group in enumerate(groups):
+                piece = " ".join(group)
+                await resp.write(chunk({"content": piece if i == 0 else " " + piece}))
+                written.append((time.monotonic(), len(group)))
+                tokens += len(group)
+                if fault == "drop" and i == min(2, len(groups) - 1):  # a short one: its last
                     return _cut(request, resp)
-                if fault == "end" and i == min(2, len(words) - 1):
+                if fault == "end" and i == min(2, len(groups) - 1):
                     await resp.write_eof()  # a whole HTTP body, but not a whole answer
                     return resp
-                if fault == "filter" and i == min(2, len(words) - 1):
+                if fault == "filter" and i == min(2, len(groups) - 1):
                     finish = "content_filter"  # the rest withheld, the stream ended properly
                     break
-                t_next += interval
+                t_next += interval * len(group)
                 delay = t_next - time.monotonic()
-                if delay > 0 and i < len(words) - 1:
+                if delay > 0 and i < len(groups) - 1:
                     await asyncio.sleep(delay)
+        if written:
+            self.streamed.append((sum(n for _, n in written), written[0][0], written[-1][0]))
         await resp.write(chunk({}, finish))
         stream_opts = body.get("stream_options") or {}
         if stream_opts.get("include_usage"):
@@ -637,7 +655,11 @@ class SimServer:
         return resp
 
     async def _think(
-        self, resp: web.StreamResponse, chunk: Callable[[dict[str, Any]], bytes], cap: Any
+        self,
+        resp: web.StreamResponse,
+        chunk: Callable[[dict[str, Any]], bytes],
+        cap: Any,
+        written: list[tuple[float, int]],
     ) -> tuple[int, bool]:
         """Stream a reasoning model's thinking as ``self.reasoning`` says: (its tokens, a word
         each, and whether it took the whole ``cap``, as reasoning tokens count against
@@ -662,6 +684,7 @@ class SimServer:
             await resp.write(chunk(piece))
             if (piece.get("content") or piece.get("reasoning_content")) not in words:
                 continue  # a tag's piece: the word after it comes with it
+            written.append((time.monotonic(), 1))
             t_next += interval
             if (delay := t_next - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
