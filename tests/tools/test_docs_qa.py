@@ -44,26 +44,28 @@ def test_undo_and_compare_of_a_change_spread_over_a_long_document_are_quick(
     # difflib's SequenceMatcher is quadratic when changes are spread out: describing this
     # undo took minutes, long after the person gave up waiting. What made it slow is
     # checked, not the time (a loaded machine's): no difflib matcher is given the
-    # document's 60,000 paragraphs (stopped at once, not after minutes, if one is).
+    # document's 6,600 paragraphs (stopped at once if one is). So the document needs to be
+    # long only beyond difflib's share (2,000 lines), not so long that difflib takes
+    # minutes: 3,000 sections took 9-14 s to write, edit and compare, 600 take under 2 s.
     real = difflib.SequenceMatcher
 
     class Watched(real):  # type: ignore[misc, valid-type]
         def set_seqs(self, a: Any, b: Any) -> None:
-            if len(a) + len(b) > 10_000:
+            if len(a) + len(b) > 10_000:  # the two versions: 13,200
                 raise _WholeDocumentMatched(f"{len(a)} and {len(b)} lines")
             super().set_seqs(a, b)
 
-    (tools.ws.root / "long.md").write_text(long_markdown(3_000), encoding="utf-8")
+    (tools.ws.root / "long.md").write_text(long_markdown(600), encoding="utf-8")
     tools.read_document("long.md")
-    assert "3000 occurrences" in tools.edit_document(
+    assert "600 occurrences" in tools.edit_document(
         "long.md", "find_replace", find="budget", replace_with="money"
     )
     monkeypatch.setattr(difflib, "SequenceMatcher", Watched)
     compared = tools.compare_documents("long.md")
     undone = tools.undo("long.md")
-    assert compared.startswith("Compared long.md (1 edit ago) with long.md (now): 3000 paragraphs")
+    assert compared.startswith("Compared long.md (1 edit ago) with long.md (now): 600 paragraphs")
     assert compared.splitlines()[-1].endswith("more diff lines)")
-    assert undone.startswith("Undid the last change to long.md: 3000 paragraphs changed.")
+    assert undone.startswith("Undid the last change to long.md: 600 paragraphs changed.")
 
 
 def test_fast_diff_still_turns_one_list_into_the_other() -> None:
