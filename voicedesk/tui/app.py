@@ -741,6 +741,7 @@ class VoiceDeskApp(App[int]):
 
     def _start_typing_only(self) -> None:
         spoken = self.output_device != ev.NO_DEVICE
+        self.conversation.set_way_in("typing")
         self.conversation.set_hint(
             Content.styled(
                 "No microphone: type a message and press Enter to send it "
@@ -772,6 +773,7 @@ class VoiceDeskApp(App[int]):
         self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
         if not self.status_bar.typing_only and self.start_error is None:
             self.conversation.set_hint(opening_hint(mode))
+            self.conversation.set_way_in("muted" if muted else mode)
 
     def _keep_theme(self, theme: Any) -> None:
         """A theme picked in the command palette is written to ui.theme, as ctrl+s would:
