@@ -956,3 +956,23 @@ def test_snapshot_settings_dialog(snap_compare: Any, tmp_path: Path, width: int)
     app = fake_app(tmp_path)
     app.config_path = LONG_CONFIG
     assert snap_compare(app, terminal_size=(width, 24), run_before=_settings_open)
+
+
+@pytest.mark.parametrize("size", [(40, 24), (100, 30)])
+async def test_a_toast_leaves_the_text_box_in_view(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Below 60 columns a toast is the terminal's width, and it was drawn over the text box
+    (a conversation's "Older turns were summarised…" every few turns of typing): for its
+    5-10 s what the person typed could not be seen. Wider, it hid the box's right end.
+    Toasts stand above the text box now."""
+    from textual.widgets._toast import Toast
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await started_fake(pilot)
+        await pilot.press("t", *"hello")
+        app.notify("Older turns were summarised to keep the context small.")
+        await pilot.pause()
+        toast = app.screen.query_one(Toast)
+        box = app.text_input
+        assert toast.region and box.region.height == 1
+        assert not toast.region.overlaps(box.region), (toast.region, box.region)
