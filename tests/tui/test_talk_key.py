@@ -418,6 +418,16 @@ async def test_a_waiting_wav_microphone_says_why_and_how_to_let_it_go_on(tmp_pat
         await wait_until(pilot, lambda: "recording waits" in status_text(app))
         closed = "The recording waits: it talks only while the microphone is open (space"
         await wait_until(pilot, lambda: said(closed))
+        # the microphone check mutes it too: "press m" is not for that mute
+        from voicedesk.tui.audio_check import AudioCheckScreen
+
+        app.action_audio_check()
+        await wait_until(pilot, lambda: isinstance(app.screen, AudioCheckScreen))
+        await pilot.pause()
+        assert not said("while muted")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, AudioCheckScreen))
+        await wait_until(pilot, lambda: app.session is not None and not app.session.muted)
         app.action_mute()
         await wait_until(pilot, lambda: said("The recording waits while muted: press m"))
         assert "recording waits" in status_text(app)

@@ -1084,6 +1084,8 @@ class VoiceDeskApp(App[int]):
         self._muted_before_check = session.muted
         if not session.muted:  # "testing, one two" must not become a turn
             session.set_muted(True)
+            # a WAV microphone's "press m to let it go on" is not for a mute the check made
+            self._recording_waits_for = "muted"
             self._refresh_mode()
         screen = AudioCheckScreen(
             # a WAV file as the speaker (--output, the demo), or none: no one hears it there
