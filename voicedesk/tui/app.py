@@ -638,7 +638,9 @@ class VoiceDeskApp(App[int]):
         if isinstance(event, ev.InputLevel):
             status.set_level(event.rms_dbfs, event.zero_input)
             check = self._audio_check
-            if check is not None and check.is_attached:
+            # mounted, not only attached: a report between the dialog's push and its
+            # compose found no meter (NoMatches, "UI failed to show InputLevel" logged)
+            if check is not None and check.is_attached and check.is_mounted:
                 check.on_level(event.rms_dbfs, event.zero_input)
             return
         if isinstance(event, ev.StateChanged):
