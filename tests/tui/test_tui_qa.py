@@ -976,3 +976,27 @@ async def test_a_toast_leaves_the_text_box_in_view(tmp_path: Path, size: tuple[i
         box = app.text_input
         assert toast.region and box.region.height == 1
         assert not toast.region.overlaps(box.region), (toast.region, box.region)
+
+
+async def test_the_welcome_screen_folds_the_config_path_after_a_separator(
+    tmp_path: Path,
+) -> None:
+    """The first-run screen (no API keys) names the config file too, and folded it
+    mid-name at 40 columns as the settings dialog did."""
+    from voicedesk.tui.screens import SetupScreen
+
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return FakeSession(bus, settings)
+
+    app = VoiceDeskApp(settings, make_session, config_path=LONG_CONFIG)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        label = app.screen.query_one("#setup-config", Static)
+        lines = [
+            "".join(s.text for s in label.render_line(y)).rstrip() for y in range(label.size.height)
+        ]
+        assert len(lines) > 1 and all(line.endswith("/") for line in lines[:-1]), lines
+        assert "".join(lines) == f"Config file: {LONG_CONFIG}"

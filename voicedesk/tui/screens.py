@@ -238,9 +238,11 @@ class SetupScreen(Screen[None]):
             box.border_title = "Welcome to voicedesk"
             yield Markdown(SETUP_TEXT, id="setup-text")
             if self.config_path:
-                yield Static(
-                    Content.styled(f"Config file: {self.config_path}", "$foreground-muted")
+                muted = "$foreground-muted"  # folded after a "/" on a narrow terminal
+                path = FoldedPath(
+                    "Config file: ", str(self.config_path), label_style=muted, style=muted
                 )
+                yield Static(path, id="setup-config")
         yield Footer()
 
 

@@ -54,11 +54,16 @@ def fold_path(label: str, path: str, width: int) -> list[str]:
 
 
 class FoldedPath(Visual):
-    """``label`` (bold) and ``path``, folded by :func:`fold_path` for the width drawn at."""
+    """``label`` and ``path``, folded by :func:`fold_path` for the width drawn at; the
+    label in ``label_style``, the path in ``style`` (Textual style strings)."""
 
-    def __init__(self, label: str, path: str) -> None:
+    def __init__(
+        self, label: str, path: str, *, label_style: str = "bold", style: str = ""
+    ) -> None:
         self.label = label
         self.path = path
+        self.label_style = label_style
+        self.style = style
 
     def __str__(self) -> str:
         return self.label + self.path
@@ -67,7 +72,7 @@ class FoldedPath(Visual):
         lines = fold_path(self.label, self.path, max(width, 1))
         # the label starts the first line: the path follows it, with a line end at each fold
         body = "\n".join(lines)[len(self.label) :]
-        return Content.assemble((self.label, "bold"), body)
+        return Content.assemble((self.label, self.label_style), (body, self.style))
 
     def render_strips(
         self, width: int, height: int | None, style: Style, options: RenderOptions
