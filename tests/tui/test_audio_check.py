@@ -340,3 +340,22 @@ async def test_a_check_in_the_demo_does_not_count_as_the_first_run_check(
         await started_fake(pilot)
         await announce_devices(pilot)
         assert isinstance(real.screen, AudioCheckScreen) and real.screen.first_run
+
+
+async def test_a_level_reported_as_the_check_opens_is_not_an_error(tmp_path: Path) -> None:
+    """A level report (about 20 a second) reaching the check between its push and its
+    compose found no meter to update: "UI failed to show InputLevel" and a NoMatches
+    traceback in the log, each time the check was opened while the microphone ran. The
+    check takes the reports once its widgets are there."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started_fake(pilot)
+        app.action_audio_check()
+        app.apply_event(ev.InputLevel(rms_dbfs=-30.0))  # before the dialog is composed
+        await wait_until(pilot, lambda: isinstance(app.screen, AudioCheckScreen))
+        await pilot.pause()
+        app.apply_event(ev.InputLevel(rms_dbfs=-30.0))  # and once it is: the meter moves
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AudioCheckScreen) and screen.check.reports >= 1
+        await pilot.press("escape")

@@ -393,3 +393,45 @@ async def test_a_wav_microphone_talks_only_while_the_talk_key_is_down(tmp_path: 
         app.action_ptt()  # the key again: the file goes on where it stopped
         await wait_until(pilot, lambda: backend.blocks_heard > heard, timeout=30)
         await pilot.press("q")
+
+
+async def test_a_waiting_wav_microphone_says_why_and_how_to_let_it_go_on(tmp_path: Path) -> None:
+    """The demo muted (m) or switched to push-to-talk (h) just stopped: its recording talks
+    only while the microphone listens, but the status bar said "not listening" or "ready"
+    and nothing said the recording was waiting or what would let it go on. The bar says
+    "recording waits", and a notice says why and which key lets it talk."""
+    from test_tui import sim_args, sim_command_app, status_text
+
+    from voicedesk.bench.scenarios import compose
+    from voicedesk.config import Settings
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=0.5, tail_s=0.5).write(speech)
+    settings = Settings()
+    settings.turn.mode = "push-to-talk"  # (the recording waits from the start: no race)
+    args = sim_args(speech, tmp_path / "answers.wav", mode="push-to-talk")
+    async with sim_command_app(tmp_path, args, settings) as (app, pilot):
+
+        def said(words: str) -> bool:
+            return any(words in n.message for n in app._notifications)
+
+        await wait_until(pilot, lambda: "recording waits" in status_text(app))
+        closed = "The recording waits: it talks only while the microphone is open (space"
+        await wait_until(pilot, lambda: said(closed))
+        # the microphone check mutes it too: "press m" is not for that mute
+        from voicedesk.tui.audio_check import AudioCheckScreen
+
+        app.action_audio_check()
+        await wait_until(pilot, lambda: isinstance(app.screen, AudioCheckScreen))
+        await pilot.pause()
+        assert not said("while muted")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, AudioCheckScreen))
+        await wait_until(pilot, lambda: app.session is not None and not app.session.muted)
+        app.action_mute()
+        await wait_until(pilot, lambda: said("The recording waits while muted: press m"))
+        assert "recording waits" in status_text(app)
+        app.action_mute()
+        app.action_ptt()  # the key opens the microphone: the recording talks again
+        await wait_until(pilot, lambda: "recording waits" not in status_text(app))
+        await pilot.press("q")

@@ -32,6 +32,7 @@ from voicedesk.errors import UserError
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.audio_check import AudioCheckScreen
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
+from voicedesk.tui.widgets.folded_path import fold_path
 from voicedesk.tui.widgets.timings import Waterfall
 
 TOOL_T = {
@@ -911,3 +912,91 @@ async def test_a_tool_card_without_arguments_shows_no_empty_brackets(tmp_path: P
         )
         await pilot.pause()
         assert text_of(card) == "✓ docs__list_documents  0.03s · 1 document in the workspace."
+
+
+# a config file's path as long as a real one, the same on every machine (never read here)
+LONG_CONFIG = Path("/home/robin-alexander/.config/voicedesk-settings/config.toml")
+
+
+async def _settings_open(pilot: Pilot) -> None:
+    await started_fake(pilot)
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+
+
+async def test_the_settings_dialog_folds_the_config_path_after_a_separator(
+    tmp_path: Path,
+) -> None:
+    """At 40 columns the settings dialog's first line folded the config file's path where
+    the line ran out, mid-name (".config/vo" / "icedesk-settings/config.toml"): each line
+    of it now ends after a "/", and no folder's name is cut."""
+    assert fold_path("File: ", "/a/long-folder-name/b.toml", 10) == [
+        "File: /a/",
+        "long-folde",  # a name longer than the line is still folded: nothing else shows it
+        "r-name/",
+        "b.toml",
+    ]
+    app = fake_app(tmp_path)
+    app.config_path = LONG_CONFIG
+    async with app.run_test(size=(40, 24)) as pilot:
+        await _settings_open(pilot)
+        label = app.screen.query_one("#settings-path", Static)
+        lines = [
+            "".join(s.text for s in label.render_line(y)).rstrip() for y in range(label.size.height)
+        ]
+        assert len(lines) > 1, lines
+        assert all(line.endswith("/") for line in lines[:-1]), lines
+        assert lines[-1].endswith("/config.toml")  # its folder beside it, if it fits
+        assert "".join(lines) == f"Config file: {LONG_CONFIG}"
+
+
+@pytest.mark.parametrize("width", [40, 100])
+def test_snapshot_settings_dialog(snap_compare: Any, tmp_path: Path, width: int) -> None:
+    """The settings dialog with a long config path, at 40 and 100 columns (see above)."""
+    app = fake_app(tmp_path)
+    app.config_path = LONG_CONFIG
+    assert snap_compare(app, terminal_size=(width, 24), run_before=_settings_open)
+
+
+@pytest.mark.parametrize("size", [(40, 24), (100, 30)])
+async def test_a_toast_leaves_the_text_box_in_view(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Below 60 columns a toast is the terminal's width, and it was drawn over the text box
+    (a conversation's "Older turns were summarised…" every few turns of typing): for its
+    5-10 s what the person typed could not be seen. Wider, it hid the box's right end.
+    Toasts stand above the text box now."""
+    from textual.widgets._toast import Toast
+
+    app = fake_app(tmp_path)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await started_fake(pilot)
+        await pilot.press("t", *"hello")
+        app.notify("Older turns were summarised to keep the context small.")
+        await pilot.pause()
+        toast = app.screen.query_one(Toast)
+        box = app.text_input
+        assert toast.region and box.region.height == 1
+        assert not toast.region.overlaps(box.region), (toast.region, box.region)
+
+
+async def test_the_welcome_screen_folds_the_config_path_after_a_separator(
+    tmp_path: Path,
+) -> None:
+    """The first-run screen (no API keys) names the config file too, and folded it
+    mid-name at 40 columns as the settings dialog did."""
+    from voicedesk.tui.screens import SetupScreen
+
+    settings = Settings()
+
+    async def make_session(bus: ev.EventBus) -> Any:
+        return FakeSession(bus, settings)
+
+    app = VoiceDeskApp(settings, make_session, config_path=LONG_CONFIG)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SetupScreen)
+        label = app.screen.query_one("#setup-config", Static)
+        lines = [
+            "".join(s.text for s in label.render_line(y)).rstrip() for y in range(label.size.height)
+        ]
+        assert len(lines) > 1 and all(line.endswith("/") for line in lines[:-1]), lines
+        assert "".join(lines) == f"Config file: {LONG_CONFIG}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from test_tui import (  # shared fixtures and helpers of the TUI tests
     ANSWER,
     QUESTION,
@@ -17,17 +18,19 @@ from test_tui import (  # shared fixtures and helpers of the TUI tests
     text_of,
     wait_until,
 )
+from test_typing_only import typing_only_app
 from textual.widgets import OptionList, Static, TextArea
 
 from voicedesk import events as ev
+from voicedesk.config import data_dir
 from voicedesk.sim.server import SimServer
 from voicedesk.tui.screens import ToolDetailScreen
 from voicedesk.tui.widgets.conversation import (
     CUT_MARKER,
-    UNANSWERED_NOTE,
     AssistantTurn,
     ToolCard,
     UserTurn,
+    unanswered_note,
 )
 
 DIVIDER = "— resumed —"
@@ -95,9 +98,16 @@ async def test_resume_shows_the_earlier_turns_above_a_divider(
             "UserTurn:you › And then what happened?",  # the merged turn once, not twice
             "AssistantTurn:assistant › The fox ran.",
             "UserTurn:you › Was it fast?",
-            UNANSWERED_NOTE,  # no answer was heard, and nothing will answer it now
+            # no answer was heard, and nothing will answer it now: said as it is asked here
+            unanswered_note("hands-free"),
         ]
         assert "UserTurn:you › And then" not in shown
+        note = pane.query_one(".unanswered-note", Static)
+        await pilot.press("m")  # muted, saying it asks nothing: the note says so
+        await wait_until(pilot, lambda: "unmute" in text_of(note))
+        assert text_of(note) == unanswered_note("muted")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: text_of(note) == unanswered_note("hands-free"))
         assert all(card.status == "earlier" for card in pane.query(ToolCard))
         assert pane.query_one("#conversation-hint")  # still true of what comes next
 
@@ -213,3 +223,25 @@ async def test_resume_of_a_question_never_answered_shows_no_prompt_size_of_zero(
         prompt = text_of(app.screen.query_one("#context-prompt", Static))
         assert "not measured yet" in prompt and "0 of" not in prompt, prompt
         await pilot.press("q")
+
+
+async def test_a_question_never_answered_says_how_to_ask_it_again_without_a_microphone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resumed on a machine with no microphone, the note under the question nothing
+    answered said "say it, or press t to type it": there is nothing to say it into, and
+    the text box already has the focus. It says to type it."""
+    sessions = data_dir() / "sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"type": "user", "turn_id": 1, "text": "Hello"},
+        {"type": "turn", "turn_id": 1, "heard_text": "Hi there."},
+        {"type": "user", "turn_id": 2, "text": "Was it fast?"},  # the app was quit here
+    ]
+    log = sessions / "20260101-000000.sim.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    async with typing_only_app(tmp_path, monkeypatch, resume=True) as (app, pilot):
+        note = conversation(app).query_one(".unanswered-note", Static)
+        await wait_until(pilot, lambda: text_of(note) == unanswered_note("typing"))
+        assert "say it" not in text_of(note)
+        await pilot.press("ctrl+q")

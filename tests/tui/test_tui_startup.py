@@ -59,9 +59,9 @@ async def until_started(pilot: Pilot, app: VoiceDeskApp) -> None:
     that the start ended (``started``), however long that takes short of a hang."""
     await asyncio.wait_for(app.started.wait(), HANG_S)
     assert app.start_error is None, app.start_error
-    await wait_until(
-        pilot, lambda: "listening" in status_text(app) or "ready" in status_text(app), HANG_S
-    )
+    # (a WAV microphone in push-to-talk: "recording waits" while the key is up)
+    said = ("listening", "ready", "recording waits")
+    await wait_until(pilot, lambda: any(s in status_text(app) for s in said), HANG_S)
 
 
 @contextlib.asynccontextmanager

@@ -248,6 +248,8 @@ class VoiceDeskApp(App[int]):
         # settled: keys still on their way through the text box are the conversation's
         self._handing_back = False
         self._footer_muted = False  # what the footer's m key was last said to do
+        # why a WAV microphone last waited ("muted", "closed"), or "" (it plays, or none)
+        self._recording_waits_for = ""
         self.input_device: str | None = None  # from AudioInfo: "file" for a WAV
         self.output_device: str | None = None
         self.echo_cancellation = False
@@ -636,7 +638,9 @@ class VoiceDeskApp(App[int]):
         if isinstance(event, ev.InputLevel):
             status.set_level(event.rms_dbfs, event.zero_input)
             check = self._audio_check
-            if check is not None and check.is_attached:
+            # mounted, not only attached: a report between the dialog's push and its
+            # compose found no meter (NoMatches, "UI failed to show InputLevel" logged)
+            if check is not None and check.is_attached and check.is_mounted:
                 check.on_level(event.rms_dbfs, event.zero_input)
             return
         if isinstance(event, ev.StateChanged):
@@ -741,6 +745,7 @@ class VoiceDeskApp(App[int]):
 
     def _start_typing_only(self) -> None:
         spoken = self.output_device != ev.NO_DEVICE
+        self.conversation.set_way_in("typing")
         self.conversation.set_hint(
             Content.styled(
                 "No microphone: type a message and press Enter to send it "
@@ -770,8 +775,27 @@ class VoiceDeskApp(App[int]):
             self._footer_muted = muted
             self.refresh_bindings()
         self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
+        self._say_why_the_recording_waits()
         if not self.status_bar.typing_only and self.start_error is None:
             self.conversation.set_hint(opening_hint(mode))
+            self.conversation.set_way_in("muted" if muted else mode)
+
+    def _say_why_the_recording_waits(self) -> None:
+        """A WAV microphone (the demo, --input) talks only while it is listened to: muted,
+        or switched to push-to-talk, the demo just stopped, the status bar saying "not
+        listening" or "ready", and nothing said that the recording was waiting or how to
+        let it go on. The bar says "recording waits"; this says why, once each time."""
+        bar = self.status_bar
+        why = ("muted" if bar.muted else "closed") if bar.recording_waits else ""
+        if why and why != self._recording_waits_for:
+            self.notify(
+                "The recording waits while muted: press m to let it go on."
+                if why == "muted"
+                else "The recording waits: it talks only while the microphone is open "
+                f"({self.talk_hint}; h: hands-free).",
+                timeout=8,
+            )
+        self._recording_waits_for = why
 
     def _keep_theme(self, theme: Any) -> None:
         """A theme picked in the command palette is written to ui.theme, as ctrl+s would:
@@ -1062,6 +1086,8 @@ class VoiceDeskApp(App[int]):
         self._muted_before_check = session.muted
         if not session.muted:  # "testing, one two" must not become a turn
             session.set_muted(True)
+            # a WAV microphone's "press m to let it go on" is not for a mute the check made
+            self._recording_waits_for = "muted"
             self._refresh_mode()
         screen = AudioCheckScreen(
             # a WAV file as the speaker (--output, the demo), or none: no one hears it there

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 
 from voicedesk.errors import ConfigError, UserError
 from voicedesk.tools.results import without_sdk_prefix
+from voicedesk.tui.widgets.folded_path import FoldedPath
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
 from voicedesk.tui.widgets.visible import visible_controls
@@ -237,9 +238,11 @@ class SetupScreen(Screen[None]):
             box.border_title = "Welcome to voicedesk"
             yield Markdown(SETUP_TEXT, id="setup-text")
             if self.config_path:
-                yield Static(
-                    Content.styled(f"Config file: {self.config_path}", "$foreground-muted")
+                muted = "$foreground-muted"  # folded after a "/" on a narrow terminal
+                path = FoldedPath(
+                    "Config file: ", str(self.config_path), label_style=muted, style=muted
                 )
+                yield Static(path, id="setup-config")
         yield Footer()
 
 
@@ -274,10 +277,8 @@ class SettingsScreen(_Dialog, inherit_bindings=False):
         # Scrolls as a whole, should a verdict still be too long for a short terminal.
         with VerticalScroll(classes="dialog", id="settings") as box:
             box.border_title = "Settings"
-            yield Static(
-                Content.assemble(("Config file: ", "bold"), str(self.config_path)),
-                id="settings-path",
-            )
+            # folded after a separator, not mid-name, on a narrow terminal
+            yield Static(FoldedPath("Config file: ", str(self.config_path)), id="settings-path")
             # The input and its verdict come before the file: on a short terminal the dialog
             # is cut at the bottom, and the file view is what can give way (it scrolls).
             yield Input(placeholder="section.key = value, Enter saves", id="settings-input")

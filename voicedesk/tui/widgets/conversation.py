@@ -43,10 +43,25 @@ RESUMED_DIVIDER = "— resumed —"
 # Under a resumed conversation's last question when no answer to it was heard (the app was
 # quit, or died, while it was awaited): it looked answered-in-waiting like any other line,
 # and nothing will answer it unless it is asked again.
-UNANSWERED_NOTE = (
-    "↳ not answered: the conversation ended first. Ask it again to have it answered "
-    "(say it, or press t to type it)."
-)
+# How to ask it again depends on the way in: "say it" was shown on a machine with no
+# microphone too, and in push-to-talk, where saying it does nothing until space is pressed.
+ASK_AGAIN = {
+    "starting": "",  # no way in is known until the conversation runs
+    "hands-free": " (say it, or press t to type it)",
+    "push-to-talk": " (press space and say it, or press t to type it)",
+    "muted": " (press m to unmute and say it, or press t to type it)",
+    "typing": " (type it in the box below and press Enter)",
+}
+
+
+def unanswered_note(way_in: str = "starting") -> str:
+    """The note under a resumed question nothing answered, ``way_in`` one of ASK_AGAIN's."""
+    return (
+        "↳ not answered: the conversation ended first. Ask it again to have it "
+        f"answered{ASK_AGAIN.get(way_in, '')}."
+    )
+
+
 # Live turns kept on screen. Textual lays out every child of a scrolling container each time
 # one of them changes height, which a streaming answer does every frame: with hundreds of
 # turns that held the event loop, which the engine shares, for a tenth of a second at a time.
@@ -543,6 +558,16 @@ class ConversationPane(VerticalScroll):
         # turns folded out of the live ones (see _fold): the last block's text, turn by turn
         self._folded: list[Content] = []
         self._fold_block: Static | None = None
+        self._way_in = "starting"  # how a question is asked: see set_way_in
+
+    def set_way_in(self, way_in: str) -> None:
+        """How the person asks now (a key of ASK_AGAIN): the note under a resumed question
+        nothing answered says how to ask it again, and follows the mode as it changes."""
+        if way_in == self._way_in:
+            return
+        self._way_in = way_in
+        for note in self.query(".unanswered-note").results(Static):
+            note.update(Content.styled(unanswered_note(way_in), "$foreground-muted italic"))
 
     # ---------------------------------------------------------------- event handling
     def handle(self, event: ev.Event) -> None:
@@ -687,7 +712,7 @@ class ConversationPane(VerticalScroll):
                 folded_end = len(shown)
         last = event.turns[-1] if event.turns else None
         if last is not None and last.user_text and last.heard_text is None:
-            shown.append(_note(UNANSWERED_NOTE, classes="unanswered-note"))
+            shown.append(_note(unanswered_note(self._way_in), classes="unanswered-note"))
         if event.summarised:
             note = f"↑ {_earlier_turns(event.summarised)} summarised for the assistant"
             shown.insert(folded_end, _note(note))

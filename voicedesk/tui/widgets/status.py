@@ -44,6 +44,10 @@ MUTED_STATE_WHEN_SHOWN = ("○", "not listening")
 # With no microphone, or push-to-talk with it closed, nothing is listened to: the engine's
 # idle "listening" means ready.
 READY_STATE = ("○", "ready")
+# A WAV file standing for the microphone (the demo, --input) talks only while the microphone
+# listens: muted, or in push-to-talk with the key up, it waits where it is. "not listening"
+# and "ready" left the person wondering why the demo had stopped.
+RECORDING_WAITS_STATE = ("○", "recording waits")
 # With no speaker the answer "plays" on a silent clock while its text is shown.
 SPEAKING_NO_SPEAKER = ("♪", "answering")
 CONTEXT_UNKNOWN = "ctx –"  # until the first turn has measured the prompt
@@ -110,6 +114,7 @@ class StatusBar(Horizontal):
         self.typing_only = False  # the machine has no microphone
         self.mic_closed = False  # push-to-talk with the microphone closed: nothing is heard
         self.speaker = True  # ...and none of this either: nothing is heard
+        self.file_mic = False  # a WAV file is the microphone (see RECORDING_WAITS_STATE)
         self._metered = False  # the level meter has been shown (it waits for a mode)
         # the conversation failed to start (not_started): what its sound sent still comes in
         # (a level reported by a block queued before the sound stopped), and is not shown
@@ -145,6 +150,7 @@ class StatusBar(Horizontal):
         aec = "AEC on" if echo_cancellation else "AEC off"
         self.audio_text = f"mic {input_device} → {output_device} · {aec}"
         self.typing_only = input_device == NO_DEVICE
+        self.file_mic = input_device == "file"
         self.speaker = output_device != NO_DEVICE
         if self.typing_only:
             self.audio_text = f"no mic → {output_device}"
@@ -266,6 +272,8 @@ class StatusBar(Horizontal):
             names = names.truncate(WAITED_NAMES_WIDTH, ellipsis=True)
             plural = "s" if len(self._tools_wait) > 1 else ""
             return "◌", f"waiting for tool server{plural} {names.plain}"
+        if self.recording_waits and state in ("muted", "listening"):
+            return RECORDING_WAITS_STATE
         if state == "muted" and self.muted:
             return MUTED_STATE_WHEN_SHOWN
         if state == "listening" and (self.typing_only or self.mic_closed):
@@ -273,6 +281,11 @@ class StatusBar(Horizontal):
         if state == "speaking" and not self.speaker:
             return SPEAKING_NO_SPEAKER
         return STATE_LABELS.get(state, ("?", state))
+
+    @property
+    def recording_waits(self) -> bool:
+        """A WAV microphone that is not being listened to, so it does not play on."""
+        return self.file_mic and not self.typing_only and (self.muted or self.mic_closed)
 
     @property
     def state_label(self) -> str:
