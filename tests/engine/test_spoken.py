@@ -1006,6 +1006,19 @@ def test_plain_words_are_said_as_soon_as_they_are_whole() -> None:
     assert spoken.feed(" three.\n") == "past three.\n"
 
 
+def test_a_minus_between_blanks_holds_the_voice_only_to_the_word_after_it() -> None:
+    """ " - " between numbers is "minus" in a formula ("10 - 3 = 7"): the voice waited for
+    a "=", the sentence's end or 60 characters, and an answer that began "About 5 - 10
+    minutes is enough for most people" was handed to the voice 30 characters late. A word
+    after the operand tells it is no formula's."""
+    spoken = SpokenText()
+    assert spoken.feed("About 5 - 10 minutes ") == "About 5 - 10 minutes "
+    assert spoken.held == 0
+    spoken = SpokenText()
+    assert spoken.feed("So 10 - 3 ") == "So 10 "  # "= 7" may come yet
+    assert spoken.feed("= 7 ").startswith("minus 3 = ")
+
+
 def test_a_comparison_written_without_blanks_holds_the_voice_a_word_at_most() -> None:
     """ "a<b" began a known tag, and the words after it were taken for its attributes: the
     voice waited for a ">" or 150 characters."""

@@ -130,7 +130,8 @@ The answer arrives in deltas; what may still become one of these is held until i
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
 time), a ``[`` until its link is whole or cannot be one, a ``~~`` to its closing ``~~`` or
 its line's end (neither longer than 150 characters before its "]" or closing ``~~``: an
-aside in brackets that never closes must not keep the voice silent), a line that starts with ``|`` until it is known to be a separator or not.
+aside in brackets that never closes must not keep the voice silent), a line that starts with ``|`` until it is known to be a separator or not, a " - " until a "=" after it, its
+sentence's end or the first word after its operand tells whether it is a formula's minus.
 
 The voice's playback position (alignment characters, the share of audio played) is in the
 spoken text; :meth:`SpokenText.shown_offset` carries a position in it over to the shown
@@ -1402,7 +1403,14 @@ _SHORT_OPERAND_BEFORE = re.compile(r"(?<![\w.])(?:[A-Za-z]|\d+|[\w]+\))[ \t]+\Z"
 _SHORT_COMPARED = re.compile(r"[<>][ \t]+(?:[A-Za-z](?!\w)|\d|\()")
 _MENU_STEP = re.compile(r">[ \t]+[A-Z]")
 _FORMULA_BEFORE = re.compile(r"[=+×÷*^]|[ \t][/<>][ \t]")
-_MINUS_AHEAD = re.compile(r"-[^\n=.!?]*?(?:(=)|[.!?](?=[ \t\n]|\Z)|\n)")
+# ... the look ahead for its "=" ends at the sentence's end, or at a word after the
+# operand ("5 - 10 minutes", "9 - 5 on weekdays"): a formula's "=" comes after operands and
+# operators, not words. Looking on to the sentence's end or 60 characters, the voice
+# waited 30 characters (about 8 tokens) more, median of 8 answers, before its first piece
+# when " - " came in its first words ("About 5 - 10 minutes is enough…"); now none more.
+_MINUS_AHEAD = re.compile(
+    r"-[^\n=.!?]*?(?:(=)|[.!?](?=[ \t\n]|\Z)|\n|(?<=[ \t])[A-Za-z][A-Za-z'’])"
+)
 _MINUS_LOOK = 60
 _MINUS_OPERAND = re.compile(r"-[ \t]+(?:\d|\(|[A-Za-z](?![\w']))")  # "- 1", "- x", not "- the"
 _MINUS_START = re.compile(r"-[ \t]+[A-Za-z]")
