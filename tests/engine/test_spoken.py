@@ -928,10 +928,12 @@ CASES = [
         "At 13:05, run 5 30 per kilometer; needs Python 3.11 or later, below 4, numpy "
         "compatible with 1.26; if n>=0 stop.",
     ),
-    # a latency's and a memory's units, a phone's extension: Piper said "micro S", "G I B"
+    # a latency's and a memory's units, a phone's extension, "YTD": Piper said "micro S",
+    # "G I B", "ekst", "itd"
     (
-        "Call ext. 42: 850 µs, 3.2 GiB/s, 32 GiB.",
-        "Call extension 42: 850 microseconds, 3.2 gibibytes per second, 32 gibibytes.",
+        "Call ext. 42: 850 µs, 3.2 GiB/s, 32 GiB, up 3% YTD.",
+        "Call extension 42: 850 microseconds, 3.2 gibibytes per second, 32 gibibytes, up 3% "
+        "year to date.",
     ),
 ]
 

@@ -124,7 +124,7 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   "M2", "GPT-4o", "FP16"); a pace ("5:30/km") "5 30 per kilometer"; a package's version
   specifiers ("Python >=3.11,<4", "numpy~=1.26") "3.11 or later, below 4", "compatible
   with 1.26" (Piper lost the "<"); "µs", "ns", "GiB" and "MiB" after a number in full;
-  "ext." "extension".
+  "ext." "extension", "YTD" "year to date".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
@@ -268,6 +268,8 @@ _SHORT_FORMS = {
     # hyphens was heard "in the blyph")
     "EOL": "end-of-life",
     "LTS": "L T S",
+    # a portfolio's "up 3.2% YTD": Piper said "itd"
+    "YTD": "year to date",
 }
 # ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
