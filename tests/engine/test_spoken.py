@@ -912,9 +912,10 @@ CASES = [
     # (heard "2M1"), nothing for "|" or ">", and "/dev/null" by its "null" (heard "knelt");
     # no comparison ("x > y"), no ">" standing for itself, and no table row "a | b"
     (
-        "Run make 2>&1 | tee log.txt, or cd app && make > /dev/null; x > y, a - > b, a | b.",
-        "Run make 2 to 1 pipe tee log.txt, or cd app and make to dev null; x greater than y, "
+        "Run make 2>&1 | tee log.txt, or cd app && make > /dev/null 2> /dev/full; x > y, "
         "a - > b, a | b.",
+        "Run make 2 to 1 pipe tee log.txt, or cd app and make to dev null 2 to dev full; x "
+        "greater than y, a - > b, a | b.",
     ),
     # a chemical formula letter by letter: Piper said "ko two", "nah C L"; not a model's or
     # a chip's name, one element twice, nor NaN

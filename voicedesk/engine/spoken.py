@@ -1459,7 +1459,13 @@ _PIPED = frozenset(
 _PIPED_AFTER = re.compile(r"\|[ \t]+([a-z][a-z0-9]*)(?=[ \t\n.,;:)]|\Z)")
 _PIPED_START = re.compile(r"\|(?:[ \t]+[a-z0-9]*)?\Z")
 # a device file, said by its whole path: its last part alone ("null") names nothing
-_DEVICES = {"/dev/null": "dev null", "/dev/stdout": "standard out", "/dev/stderr": "standard error"}
+_DEVICES = {
+    "/dev/null": "dev null",
+    "/dev/full": "dev full",
+    "/dev/zero": "dev zero",
+    "/dev/stdout": "standard out",
+    "/dev/stderr": "standard error",
+}
 # A chemical formula ("H2O", "CO2", "NaCl", "C6H12O6", "H2SO4"): Piper said "CO2" "ko
 # two", "NaCl" "nah C L" (heard "now CL"), "H2SO4" "H two so four". Said as a chemist reads
 # one, its elements' letters one by one with their counts: "C O 2", "N A, C L" (an "A"
