@@ -908,6 +908,34 @@ CASES = [
         "over 85, 120 over 80 millimeters of mercury, three halves. Press Command+K, "
         "Option+Shift+P or Ctrl+C.",
     ),
+    # a shell's redirections and joins between blanks: Piper said "2>&1" "two and one"
+    # (heard "2M1"), nothing for "|" or ">", and "/dev/null" by its "null" (heard "knelt");
+    # no comparison ("x > y"), no ">" standing for itself, and no table row "a | b"
+    (
+        "Run make 2>&1 | tee log.txt, or cd app && make > /dev/null 2> /dev/full; x > y, "
+        "a - > b, a | b.",
+        "Run make 2 to 1 pipe tee log.txt, or cd app and make to dev null 2 to dev full; x "
+        "greater than y, a - > b, a | b.",
+    ),
+    # a chemical formula letter by letter: Piper said "ko two", "nah C L"; not a model's or
+    # a chip's name, one element twice, nor NaN
+    (
+        "CO2, H2SO4 and NaCl; not A100, M2, GPT-4o, B2B, FP16 or NaN.",
+        "C O 2, H 2 S O 4 and N A, C L; not A100, M2, GPT-4o, B2B, FP16 or NaN.",
+    ),
+    # a pace per distance (Piper said "slash K M") and version specifiers (its "<" lost)
+    (
+        "At 13:05, run 5:30/km; needs Python >=3.11,<4, numpy~=1.26; if n>=0 stop.",
+        "At 13:05, run 5 30 per kilometer; needs Python 3.11 or later, below 4, numpy "
+        "compatible with 1.26; if n>=0 stop.",
+    ),
+    # a latency's and a memory's units, a phone's extension, "YTD": Piper said "micro S",
+    # "G I B", "ekst", "itd"
+    (
+        "Call ext. 42: 850 µs, 3.2 GiB/s, 32 GiB, up 3% YTD.",
+        "Call extension 42: 850 microseconds, 3.2 gibibytes per second, 32 gibibytes, up 3% "
+        "year to date.",
+    ),
 ]
 
 
@@ -979,6 +1007,19 @@ def test_plain_words_are_said_as_soon_as_they_are_whole() -> None:
     assert spoken.feed("It is") == "It "  # "is" may go on ("isn't")
     assert spoken.feed(" ten past") == "is ten "
     assert spoken.feed(" three.\n") == "past three.\n"
+
+
+def test_a_minus_between_blanks_holds_the_voice_only_to_the_word_after_it() -> None:
+    """ " - " between numbers is "minus" in a formula ("10 - 3 = 7"): the voice waited for
+    a "=", the sentence's end or 60 characters, and an answer that began "About 5 - 10
+    minutes is enough for most people" was handed to the voice 30 characters late. A word
+    after the operand tells it is no formula's."""
+    spoken = SpokenText()
+    assert spoken.feed("About 5 - 10 minutes ") == "About 5 - 10 minutes "
+    assert spoken.held == 0
+    spoken = SpokenText()
+    assert spoken.feed("So 10 - 3 ") == "So 10 "  # "= 7" may come yet
+    assert spoken.feed("= 7 ").startswith("minus 3 = ")
 
 
 def test_a_comparison_written_without_blanks_holds_the_voice_a_word_at_most() -> None:

@@ -207,6 +207,15 @@ def _spoken(answer: str) -> str:
         ("Give 0.5 mg/kg daily.", "(milligrams?|mg) per (kilogram|kg) daily"),
         ("The blood pressure was 120/80 mmHg.", "(120|one hundred twenty) over (80|eighty)"),
         ("Use Cmd+K now.", "use command plus k now"),
+        # ... "run make two am1tlog txt now", "and note to hide it", "run at a 530 slash
+        # kmpase", "it needs python greater or equal 3 11 for now", "late in c fel to 120
+        # micro s today", "call x42 now"
+        ("Run make 2>&1 | tee log.txt now.", "make (2|two) to (1|one) pipe"),
+        ("Add > /dev/null to hide it.", "add to dev"),
+        ("Run at a 5:30/km pace.", "per kilometer pace"),
+        ("It needs Python >=3.11,<4 now.", "or later,? below (4|four)"),
+        ("Latency fell to 120 µs today.", "microseconds"),
+        ("Call ext. 42 now.", "call extension"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

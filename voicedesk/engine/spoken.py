@@ -115,13 +115,23 @@ letter, "tilde tilde" for a strikethrough, "pipe" for a table's columns, and "sl
   full, "1h 30m"
   "1 hour 30 minutes", "5'11\"" "5 foot 11": Whisper heard Piper's reading as "to 10", "16
   colon 9", "1.2M", "be 1.2.3", "IDI", "BS", "CPP", "Montfry", "9-0-0", "degrees F",
-  "1H30M", "5-11".
+  "1H30M", "5-11";
+- a shell's joins and redirections between blanks ("make 2>&1 | tee log.txt", "cd app &&
+  make > /dev/null") as a command is read out, "2 to 1", "pipe" (only before a command
+  that reads one: "| grep"), "and", "to", and "/dev/null" "dev null": Piper said "two and
+  one", nothing for "|" and ">", "null"; a chemical formula ("CO2", "NaCl", "H2SO4") its
+  letters one by one with their counts, "C O 2", "N A, C L" (``_FORMULA``: not "A100",
+  "M2", "GPT-4o", "FP16"); a pace ("5:30/km") "5 30 per kilometer"; a package's version
+  specifiers ("Python >=3.11,<4", "numpy~=1.26") "3.11 or later, below 4", "compatible
+  with 1.26" (Piper lost the "<"); "µs", "ns", "GiB" and "MiB" after a number in full;
+  "ext." "extension", "YTD" "year to date".
 
 The answer arrives in deltas; what may still become one of these is held until it is known:
 a word until the blank after it (a voice speaks only whole words anyway, so this costs no
 time), a ``[`` until its link is whole or cannot be one, a ``~~`` to its closing ``~~`` or
 its line's end (neither longer than 150 characters before its "]" or closing ``~~``: an
-aside in brackets that never closes must not keep the voice silent), a line that starts with ``|`` until it is known to be a separator or not.
+aside in brackets that never closes must not keep the voice silent), a line that starts with ``|`` until it is known to be a separator or not, a " - " until a "=" after it, its
+sentence's end or the first word after its operand tells whether it is a formula's minus.
 
 The voice's playback position (alignment characters, the share of audio played) is in the
 spoken text; :meth:`SpokenText.shown_offset` carries a position in it over to the shown
@@ -244,6 +254,7 @@ _ABBREVIATIONS = {
     "incl.": "including",
     "excl.": "excluding",
     "est.": "estimated",
+    "ext.": "extension",  # a phone's: "ext. 42" was said "ekst", a sentence of its own
 }
 # Short forms a voice misreads, said as a reader says them, by their exact case (a "mom" is
 # no month over month): Whisper heard Piper's "12% YoY" as "12 yield wide", "8% QoQ" as "8
@@ -257,6 +268,8 @@ _SHORT_FORMS = {
     # hyphens was heard "in the blyph")
     "EOL": "end-of-life",
     "LTS": "L T S",
+    # a portfolio's "up 3.2% YTD": Piper said "itd"
+    "YTD": "year to date",
 }
 # ... but "MoM" is as often the minutes of a meeting ("Send the MoM" was said "Send the month
 # over month"): it is a change over a month only after the change ("5% MoM", "$2M MoM",
@@ -365,6 +378,13 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "mcg": ("microgram", "micrograms"),
     "µg": ("microgram", "micrograms"),
     "mmHg": ("millimeter of mercury", "millimeters of mercury"),
+    # a latency's and a memory's: Piper said "850 µs" "micro S", "32 GiB" "G I B"
+    "µs": ("microsecond", "microseconds"),
+    "ns": ("nanosecond", "nanoseconds"),
+    "KiB": ("kibibyte", "kibibytes"),
+    "MiB": ("mebibyte", "mebibytes"),
+    "GiB": ("gibibyte", "gibibytes"),
+    "TiB": ("tebibyte", "tebibytes"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
@@ -748,6 +768,10 @@ _PLAIN_VERSION = re.compile(r"v\d+")
 _GLOB_NAME = re.compile(r"\*{1,2}\.[A-Za-z0-9]{1,8}")
 # a ratio or a score with a colon ("16:9", "3:1"): Whisper heard "16 colon 9". A time
 # has two digits after its colon ("3:30"), a verse too ("John 3:16"): those stay.
+# a runner's or a swimmer's pace, minutes and seconds a distance ("5:30/km", "8:45/mi",
+# "1:50/100m"): Piper said "five thirty slash K M"
+_PACE_UNITS = {"km": "kilometer", "mi": "mile", "mile": "mile", "100m": "100 meters"}
+_PACE = re.compile(r"(\d{1,2}):([0-5]\d)/(km|mi|mile|100m)")
 _RATIO = re.compile(r"(\d{1,3}):(\d)")
 # A chapter and verse is no ratio: "Genesis 1:1" was said "Genesis 1 to 1". The books
 # whose verses an answer quotes most, by the name written before the numbers.
@@ -1353,6 +1377,8 @@ _RATE_UNITS_SAID = {
     "MB": ("megabyte", "megabytes"),
     "GB": ("gigabyte", "gigabytes"),
     "TB": ("terabyte", "terabytes"),
+    "MiB": ("mebibyte", "mebibytes"),
+    "GiB": ("gibibyte", "gibibytes"),
     "kb": ("kilobit", "kilobits"),
     "Kb": ("kilobit", "kilobits"),
     "Mb": ("megabit", "megabits"),
@@ -1379,10 +1405,240 @@ _SHORT_OPERAND_BEFORE = re.compile(r"(?<![\w.])(?:[A-Za-z]|\d+|[\w]+\))[ \t]+\Z"
 _SHORT_COMPARED = re.compile(r"[<>][ \t]+(?:[A-Za-z](?!\w)|\d|\()")
 _MENU_STEP = re.compile(r">[ \t]+[A-Z]")
 _FORMULA_BEFORE = re.compile(r"[=+×÷*^]|[ \t][/<>][ \t]")
-_MINUS_AHEAD = re.compile(r"-[^\n=.!?]*?(?:(=)|[.!?](?=[ \t\n]|\Z)|\n)")
+# ... the look ahead for its "=" ends at the sentence's end, or at a word after the
+# operand ("5 - 10 minutes", "9 - 5 on weekdays"): a formula's "=" comes after operands and
+# operators, not words. Looking on to the sentence's end or 60 characters, the voice
+# waited 30 characters (about 8 tokens) more, median of 8 answers, before its first piece
+# when " - " came in its first words ("About 5 - 10 minutes is enough…"); now none more.
+_MINUS_AHEAD = re.compile(
+    r"-[^\n=.!?]*?(?:(=)|[.!?](?=[ \t\n]|\Z)|\n|(?<=[ \t])[A-Za-z][A-Za-z'’])"
+)
 _MINUS_LOOK = 60
 _MINUS_OPERAND = re.compile(r"-[ \t]+(?:\d|\(|[A-Za-z](?![\w']))")  # "- 1", "- x", not "- the"
 _MINUS_START = re.compile(r"-[ \t]+[A-Za-z]")
+# Shell's joins and redirections between blanks, as answers about commands write them in
+# prose ("run make 2>&1 | tee log.txt", "add > /dev/null", "cd app && npm test"): Piper
+# said "2>&1" "two and one" (heard "2M1"), nothing for ">" or "|" ("pipe it with | grep
+# foo" was heard "with correct food") and "&&" "and and". Said as people read a command
+# out: "2 to 1", "to", "pipe", "and", "or". A "|" is a pipe only before a command that
+# reads one ("| grep"): a table's row written without its outer pipes ("a | b") is no pipe.
+_REDIRECT = re.compile(r"(?:([0-9])?>>?|&>)(?:&([0-9]))?(?=[ \t\n]|\Z|[.,;:)])")
+_REDIRECT_START = re.compile(r"[0-9]?(?:>>?(?:&[0-9]?)?)?\Z|&>?\Z")
+_PIPED = frozenset(
+    [
+        "grep",
+        "egrep",
+        "rg",
+        "tee",
+        "sort",
+        "uniq",
+        "head",
+        "tail",
+        "wc",
+        "less",
+        "more",
+        "jq",
+        "yq",
+        "xargs",
+        "awk",
+        "sed",
+        "cut",
+        "tr",
+        "sh",
+        "bash",
+        "zsh",
+        "python",
+        "python3",
+        "column",
+        "cat",
+        "gzip",
+        "base64",
+        "sha256sum",
+    ]
+)
+_PIPED_AFTER = re.compile(r"\|[ \t]+([a-z][a-z0-9]*)(?=[ \t\n.,;:)]|\Z)")
+_PIPED_START = re.compile(r"\|(?:[ \t]+[a-z0-9]*)?\Z")
+# a device file, said by its whole path: its last part alone ("null") names nothing
+_DEVICES = {
+    "/dev/null": "dev null",
+    "/dev/full": "dev full",
+    "/dev/zero": "dev zero",
+    "/dev/stdout": "standard out",
+    "/dev/stderr": "standard error",
+}
+# A chemical formula ("H2O", "CO2", "NaCl", "C6H12O6", "H2SO4"): Piper said "CO2" "ko
+# two", "NaCl" "nah C L" (heard "now CL"), "H2SO4" "H two so four". Said as a chemist reads
+# one, its elements' letters one by one with their counts: "C O 2", "N A, C L" (an "A"
+# before another letter was said "uh": a pause after it keeps its letter's name). A word
+# is a formula only where nothing else reads it so: two elements or more, not one repeated
+# ("B2B", "P2P"), each a real element's symbol ("A100", "M2", "EC2" hold a letter that is
+# none; "GPT-4o" a hyphen), with a count of 2 to 12 (a formula writes no 1: "H1N1", and a
+# model's "FP16", "BF16" count more), or, with no count at all, two-letter symbols only of
+# the elements everyday salts and bases are made of ("NaCl", "KCl", "NaOH"; not "PoC",
+# "GaN", "NaN", "CO" nor "USB"). Where a code or a name is still taken for one ("PS5",
+# "C3PO"), its letters and digits one by one are how people say it anyway.
+_ELEMENTS = frozenset(
+    [
+        "H",
+        "He",
+        "Li",
+        "Be",
+        "B",
+        "C",
+        "N",
+        "O",
+        "F",
+        "Ne",
+        "Na",
+        "Mg",
+        "Al",
+        "Si",
+        "P",
+        "S",
+        "Cl",
+        "Ar",
+        "K",
+        "Ca",
+        "Sc",
+        "Ti",
+        "V",
+        "Cr",
+        "Mn",
+        "Fe",
+        "Co",
+        "Ni",
+        "Cu",
+        "Zn",
+        "Ga",
+        "Ge",
+        "As",
+        "Se",
+        "Br",
+        "Kr",
+        "Rb",
+        "Sr",
+        "Y",
+        "Zr",
+        "Nb",
+        "Mo",
+        "Tc",
+        "Ru",
+        "Rh",
+        "Pd",
+        "Ag",
+        "Cd",
+        "In",
+        "Sn",
+        "Sb",
+        "Te",
+        "I",
+        "Xe",
+        "Cs",
+        "Ba",
+        "La",
+        "Ce",
+        "Pr",
+        "Nd",
+        "Pm",
+        "Sm",
+        "Eu",
+        "Gd",
+        "Tb",
+        "Dy",
+        "Ho",
+        "Er",
+        "Tm",
+        "Yb",
+        "Lu",
+        "Hf",
+        "Ta",
+        "W",
+        "Re",
+        "Os",
+        "Ir",
+        "Pt",
+        "Au",
+        "Hg",
+        "Tl",
+        "Pb",
+        "Bi",
+        "Po",
+        "At",
+        "Rn",
+        "Fr",
+        "Ra",
+        "Ac",
+        "Th",
+        "Pa",
+        "U",
+        "Np",
+        "Pu",
+        "Am",
+        "Cm",
+        "Bk",
+        "Cf",
+        "Es",
+        "Fm",
+        "Md",
+        "No",
+        "Lr",
+    ]
+)
+_EVERYDAY_ELEMENTS = frozenset(
+    [
+        "H",
+        "C",
+        "N",
+        "O",
+        "F",
+        "Na",
+        "Mg",
+        "Al",
+        "Si",
+        "P",
+        "S",
+        "Cl",
+        "K",
+        "Ca",
+        "Mn",
+        "Fe",
+        "Cu",
+        "Zn",
+        "Br",
+        "Ag",
+        "I",
+        "Ba",
+        "Au",
+        "Hg",
+        "Pb",
+        "Li",
+    ]
+)
+_FORMULA = re.compile(r"(?:[A-Z][a-z]?(?:[2-9]|1[0-2])?){2,8}")
+_FORMULA_PART = re.compile(r"([A-Z][a-z]?)(\d*)")
+_NOT_FORMULAS = frozenset(["NaN"])
+# A package's version specifiers ("Python >=3.11,<4", "requests>=2.31,<3", "numpy~=1.26"):
+# Piper said ">=3.11,<4" "greater or equal three point one one, four", its "<" lost, and
+# "~=" "tilde equals". Said as a reader says the range: "3.11 or later, below 4",
+# "compatible with 1.26". Only after a name of 3 letters or more and written as a
+# packaging tool's is, each operator glued to its version: a comparison in prose ("x >=
+# 5", "if n>=0") stays one.
+_SPEC = r"(?:===?|~=|!=|>=|<=|>|<)\d+(?:\.(?:\d+|\*))*"
+_SPECIFIERS = re.compile(rf"{_SPEC}(?:[ \t]*,[ \t]*{_SPEC})*")
+_SPECIFIERS_START = re.compile(r"[<>=~!][<>=~!\d.,* \t]{0,30}\Z")
+_SPEC_PARTS = re.compile(r"(===?|~=|!=|>=|<=|>|<)(\d+(?:\.(?:\d+|\*))*)")
+_SPEC_SAID = {
+    ">=": "{} or later",
+    ">": "above {}",
+    "<": "below {}",
+    "<=": "{} or earlier",
+    "==": "exactly {}",
+    "===": "exactly {}",
+    "~=": "compatible with {}",
+    "!=": "not {}",
+}
+_PACKAGE_BEFORE = re.compile(r"(?<![\w.-])[A-Za-z][\w.-]{2,}[ \t]?\Z")
+_SHELL_JOINS = {"&&": "and", "||": "or"}
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
 # a task list's box after an item's marker ("- [ ] Buy milk", "- [x] Call Ann")
@@ -1764,6 +2020,14 @@ class SpokenText:
             return ch, before + "times" + ("" if text[1:2] in ("", " ", "\t", "\n") else " ")
         if ch in _ARROWS:
             return ch, ", " if self._last_said.isalnum() else ","
+        if ch in "<>=~!" and _PACKAGE_BEFORE.search(self._shown_tail):
+            specifiers = self._specifiers(text, final)
+            if specifiers is not False:
+                return specifiers
+        if ch in "0123456789>&|" and self._before in " \t" and not self._in_row:
+            shell = self._shell(text, final)
+            if shell is not False:
+                return shell
         if ch in "<>-" and self._before in " \t" and _OPERAND_BEFORE.search(self._shown_tail):
             operator = self._operator(ch, text, final)
             if operator is not False:
@@ -2186,6 +2450,66 @@ class SpokenText:
             return pipe.group(), "" if self._last_said in _ENDS_SAYING else "."
         return pipe.group(), " " if self._last_said in _ENDS_SAYING else ", "
 
+    def _specifiers(self, text: str, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A package's version specifiers after its name (``_SPECIFIERS``): ">=3.11,<4"
+        "3.11 or later, below 4". None: wait, they may go on; False: none here."""
+        found = _SPECIFIERS.match(text)
+        if (
+            found is not None
+            and not final
+            and re.fullmatch(r"[\d.,* \t<>=~!]*", text[found.end() :])
+        ):
+            return None  # ">=3." may go on: ">=3.11,<4"
+        if found is None:
+            return None if not final and _SPECIFIERS_START.fullmatch(text) else False
+        spec = found.group()
+        parts = _SPEC_PARTS.findall(spec)
+        glued = not self._before.isspace()
+        if not (len(parts) > 1 or parts[0][0] in ("~=", "==", "===") or (glued and "." in spec)):
+            return False  # "n>=0", "Python >=3": no range of versions told apart from a comparison
+        said = ", ".join(_SPEC_SAID[op].format(version) for op, version in parts)
+        return spec, (" " if glued else "") + said
+
+    def _shell(self, text: str, final: bool) -> tuple[str, str] | Literal[False] | None:
+        """A shell's redirection or join between blanks (``_REDIRECT``, ``_PIPED``,
+        ``_SHELL_JOINS``): "2>&1" "2 to 1", "> out.txt" "to out.txt", "| grep" "pipe
+        grep", "&&" "and". None: wait, it may be one yet; False: none here."""
+        blank = "" if self._last_said.isspace() else " "
+        if text[:2] in _SHELL_JOINS:
+            if len(text) == 2 and not final:
+                return None  # "&&" may be "&&&" (no join), or go on with a blank
+            if text[2:3] in (" ", "\t", "\n"):
+                return text[:2], blank + _SHELL_JOINS[text[:2]]
+            return False
+        if text[0] == "|":
+            if not final and _PIPED_START.fullmatch(text):
+                return None  # "| gr" may be "| grep"
+            piped = _PIPED_AFTER.match(text)
+            if piped is not None and piped.group(1) in _PIPED:
+                return "|", blank + "pipe"
+            return False
+        redirect = _REDIRECT.match(text)
+        if redirect is not None and redirect.end() == len(text) and not final:
+            return None  # "2>" may be "2>&1"
+        if redirect is None:
+            if not final and _REDIRECT_START.match(text) and not text[:1].isdigit():
+                return None  # ">" may be ">>" or ">&2"
+            if not final and text[:1].isdigit() and re.fullmatch(r"[0-9](?:>>?&?)?", text):
+                return None  # "2" may be "2>&1"
+            return False
+        said = [redirect.group(1) or "", "to", redirect.group(2) or ""]
+        if redirect.group(2) is None:
+            # a ">" may be a comparison ("x > y") or stand for itself ("a - > b"): a
+            # redirection only before a file ("> out.txt", "2> errors.log", "> /dev/null")
+            rest = text[redirect.end() :]
+            if not final and not re.match(r"[ \t]*\S+[ \t\n]", rest):
+                return None
+            target = re.match(r"[ \t]*(\S+)", rest)
+            name = target.group(1).rstrip(".,;:") if target is not None else ""
+            if not (_is_path(name) or _is_file_name(name)):
+                return False
+        return redirect.group(), blank + " ".join(w for w in said if w)
+
     def _operator(self, ch: str, text: str, final: bool) -> tuple[str, str] | Literal[False] | None:
         """A comparison or a minus between blanks in a formula ("x > 5", "2^8 - 1 = 255"):
         Piper said nothing for either, "if x5", "2 to the power of 8 1 equals 255". ">" and
@@ -2581,6 +2905,12 @@ def _spoken_token(
         return core, _counted(minutes.group(1), "minute")
     if _PRODUCT.fullmatch(core):
         return core, core.replace("*", " times ")  # "x*y" was "xy": its star was dropped
+    if (pace := _PACE.fullmatch(core)) is not None:
+        whole, part, unit = pace.groups()
+        # "5:30/km": "5 30 per kilometer" (Piper said "five thirty slash K M")
+        return core, f"{whole} {part} per {_PACE_UNITS[unit]}"
+    if (formula := _formula_said(core)) is not None:
+        return core, formula
     if (hour := _ON_THE_HOUR.fullmatch(core)) is not None and 1 <= int(hour.group(1)) <= 24:
         number = int(hour.group(1))
         if hour.group(2):
@@ -2638,6 +2968,8 @@ def _spoken_token(
     if names is not None and _is_path(core):  # ("TCP/IP", "I/O" are said as written)
         first, second = (f"{n[0]} sharp" if _SHARP.fullmatch(n) else n for n in names)
         return core, f"{first} or {second}"
+    if core in _DEVICES:
+        return core, _DEVICES[core]  # "> /dev/null": it was said "null", heard "knelt"
     if _is_path(core):
         parts = [p for p in re.split(r"[/\\]", core) if p and p not in (".", "..", "~")]
         spoken = parts[-1].lstrip("$") if parts else core  # "$XDG_DATA_HOME/" is a name
@@ -2647,6 +2979,30 @@ def _spoken_token(
         # "q3_budget.md" is "q3 budget.md", "__init__.py" "init.py"
         spoken = re.sub(r" (?=\.)", "", re.sub(r"_+", " ", spoken).strip()) or spoken
     return core, spoken
+
+
+def _formula_said(word: str) -> str | None:
+    """A chemical formula's letters and counts one by one (``_FORMULA``), or None: the word
+    is none."""
+    if word in _NOT_FORMULAS or _FORMULA.fullmatch(word) is None:
+        return None
+    parts = _FORMULA_PART.findall(word)
+    symbols = [symbol for symbol, _ in parts]
+    if len(set(symbols)) < 2 or not all(symbol in _ELEMENTS for symbol in symbols):
+        return None
+    counted = any(count for _, count in parts)
+    if not counted and not (
+        any(len(symbol) == 2 for symbol in symbols)
+        and all(symbol in _EVERYDAY_ELEMENTS for symbol in symbols)
+    ):
+        return None
+    said = []
+    for i, (symbol, count) in enumerate(parts):
+        letters = " ".join(symbol.upper())
+        if letters.endswith("A") and i + 1 < len(parts) and not count:
+            letters += ","  # "Na" before "Cl": "N A, C L", not "N uh C L"
+        said.append(f"{letters} {count}" if count else letters)
+    return " ".join(said)
 
 
 def _counts(word: str) -> bool:
