@@ -11,6 +11,13 @@ heard silence, a median 51–73 ms later on Piper speech: the waits they sat thr
 Replay's ``end_s`` and the ``TurnEnded`` event keep the VAD's end, from which the turn
 policy counts its waits.
 
+``now_s`` counts from the audio's start as the earliest-delivered block puts it, so a loop
+stamp is never before an audio stamp of a block already in: the derived stages are never
+negative (a transcript final before the speech end, the talk key held past a pause, is
+final at it: ``stt_delay`` 0). An audio stamp minus a loop stamp (``playback_start`` −
+``tts_first_audio``, bench latency's ``to_speaker``) can read negative when the audio
+thread ran behind the loop on a loaded machine.
+
 The person is further out. A sound card hands us what they say ``input_latency_s`` after
 they say it, and plays what we hand it ``output_latency_s`` later (the backend's estimates,
 recorded when the answer starts playing; 0 for WAV files). So the person said
