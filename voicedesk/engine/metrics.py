@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 # The stages one answering attempt stamps (``Reply``): a restarted attempt starts them
-# afresh, so TTFT and TTFB are the answer's own, never a cancelled attempt's.
+# afresh, so TTFT and TTFB are the answer's own, never a cancelled attempt's; once an
+# attempt has begun to play, they stay its own (an attempt after it is only counted).
 REPLY_STAGES = (
     # the first request waited from here for tool servers still starting (the session
     # listens before they are up): its tools would be missing otherwise
@@ -82,6 +83,10 @@ class TurnRecord:
     completion_tokens: int | None = None
     tokens_per_s: float | None = None
     preemptive_restarts: int = 0
+    # attempts at the answer begun after an earlier one began to play (in a room, the
+    # answer's echo taken for more of the turn): their times are not in ``t``, whose reply
+    # stages stay those of the attempt heard first, the one voice-to-voice is timed to
+    restarts_after_heard: int = 0
     # requests of this turn the model refused as longer than its context window, each sent
     # again shorter (the context budget lowered for the rest of the session)
     too_long_retries: int = 0
