@@ -189,8 +189,8 @@ class Reply:
         else:
             for stage in REPLY_STAGES:
                 rec.t.pop(stage, None)
-            rec.completion_tokens = rec.tokens_per_s = None
-            rec.tool_calls = []
+        rec.completion_tokens = rec.tokens_per_s = None
+        rec.tool_calls = []
         self._task = asyncio.create_task(self._run(), name=f"reply-{self.turn_id}")
 
     def confirm(self) -> None:
