@@ -83,9 +83,9 @@ class TurnRecord:
     completion_tokens: int | None = None
     tokens_per_s: float | None = None
     preemptive_restarts: int = 0
-    # attempts at the answer begun after an earlier one began to play (in a room, the
-    # answer's echo taken for more of the turn): their times are not in ``t``, whose reply
-    # stages stay those of the attempt heard first, the one voice-to-voice is timed to
+    # attempts at the answer begun after an earlier one began to play: their times are not
+    # in ``t``, whose reply stages stay those of the attempt heard first, the one
+    # voice-to-voice is timed to
     restarts_after_heard: int = 0
     # requests of this turn the model refused as longer than its context window, each sent
     # again shorter (the context budget lowered for the rest of the session)

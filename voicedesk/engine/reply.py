@@ -180,10 +180,10 @@ class Reply:
     def start(self) -> None:
         rec = self.record
         if "playback_start" in rec.t:
-            # An earlier attempt of this turn's answer began to play (in a room, its own
-            # echo went on with the turn): the record's stages are that attempt's, the
-            # answer voice-to-voice timed. Started afresh, they were this attempt's, which
-            # may never play: a TTFT after the first sound was heard. Counted, not timed.
+            # An earlier attempt of this turn's answer began to play: the record's stages
+            # are that attempt's, the answer voice-to-voice is timed to. Started afresh,
+            # they were this attempt's, which may never play: a TTFT after the first sound
+            # was heard. Counted, not timed.
             self._times_the_turn = False
             rec.restarts_after_heard += 1
         else:
