@@ -155,7 +155,7 @@ def _quoted(names: list[str]) -> str:
 def _final_at_the_end(rec: TurnRecord) -> None:
     """A transcript final before the speech end it is timed from was waited for not at
     all: its stage is 0, not negative. The talk key held past a pause ends the turn at its
-    release, after the pause's words were already transcribed: "stt" read -0.8 s. Both
+    release, after the pause's words were already transcribed: "stt" read -0.6 s. Both
     stamps are on the session timeline, so a transcript that came after the end keeps its
     own moment (the next commit's ``stt_final`` is stamped later still)."""
     final, end = rec.t.get("stt_final"), rec.t.get("speech_end")
