@@ -2630,6 +2630,11 @@ async def test_with_the_talk_key_held_past_the_words_the_answer_is_ready_at_its_
     # not a 0.2 s bound on the wait, which a loaded machine can stretch.
     assert len(server.chat_requests()) == 1
     assert record.t["eou_decided"] <= record.t["playback_start"]
+    # The turn's speech ends at the release, after its words were transcribed in the pause:
+    # the transcript kept nobody waiting (it read -0.6 s, the stamps kept as they came)
+    derived = record.derived()
+    assert derived["stt_delay"] == 0.0
+    assert all(v is None or v >= 0 for v in derived.values()), derived
 
 
 @pytest.mark.parametrize("let_go", ["after the words", "as they begin"])

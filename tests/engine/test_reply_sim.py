@@ -88,6 +88,34 @@ async def test_a_restarted_answer_is_timed_from_its_own_request(cloud):
     assert record.tokens_per_s == pytest.approx(_rate_sent(sim), rel=0.25)
 
 
+async def test_an_answer_begun_again_after_it_was_heard_keeps_the_heard_attempts_times(cloud):
+    """An answer begun again after an earlier attempt of it began to play: the new
+    attempt's request, first token and first audio replaced the heard one's in the record,
+    TTFT and TTFB of an attempt that may never play, beside a voice-to-voice timed to the
+    first. They stay the heard attempt's; the later one is counted. (Driven at the reply:
+    no engine run of 20 in the room showed the path; see the CHANGELOG.)"""
+    _sim, llm, tts = cloud
+    record = TurnRecord(turn_id=1)
+    t0 = time.monotonic()
+    heard = _reply(llm, tts, record, t0, 1)
+    heard.start()
+    heard.confirm()
+    for _ in range(1500):  # its first audio: it plays (as the engine marks it)
+        if "tts_first_audio" in record.t:
+            break
+        await asyncio.sleep(0.01)
+    record.mark("playback_start", time.monotonic() - t0)
+    first = dict(record.t)
+    await heard.cancel()
+    again = _reply(llm, tts, record, t0, 2)
+    again.start()
+    again.confirm()
+    await asyncio.wait_for(again.generation_done.wait(), 15)
+    assert again.failed is None and again.text  # it answered, with times of its own
+    assert {k: v for k, v in record.t.items() if k in first} == first
+    assert record.restarts_after_heard == 1
+
+
 async def test_a_restarted_answer_finds_a_connection_open(cloud):
     """Cancelling an attempt mid-answer closes its connection (it is how the model is told to
     stop), and the restart, once the person stopped again, opened a new one (TCP and TLS, two

@@ -1507,6 +1507,37 @@ async def test_elevenlabs_next_spare_is_dialled_after_the_answers_first_audio(si
     await tts.aclose()
 
 
+async def test_elevenlabs_an_answer_restarted_at_once_opens_one_socket_beside_its_request(sim):
+    """A preemptive answer cancelled and begun again at once (the person went on for a
+    moment): the new attempt found no spare (the cancelled one had it) and dialled its own,
+    while the cancelled stream's close dialled the next spare: two TCP and WebSocket
+    handshakes on the event loop beside the new attempt's chat request. The attempt's own
+    dial is the one; the next spare waits for its first audio, as any answer's does."""
+    tts = ElevenLabsTTS(api_key="sk-test", voice_id="v1", base_url=sim.base_url)
+    await tts.warm()
+    assert sim.tts_sockets == 1
+    first = await tts.open_stream()  # takes the spare
+    # the restart: the new attempt opens its stream as the cancelled one's is let go
+    opening = asyncio.create_task(tts.open_stream())
+    await asyncio.sleep(0)  # (the new attempt asks first, as the engine's restart does)
+    await first.aclose()
+    second = await opening
+    for _ in range(50):  # time for any other dial begun now to reach the server
+        await asyncio.sleep(0.01)
+    assert sim.tts_sockets == 2  # the spare taken, and the new attempt's own: nothing else
+    await second.send_text("Hello there, friend. ")
+    await second.end_text()
+    chunks = second.audio()
+    assert (await anext(chunks)).size
+    assert tts._spare is not None  # the next spare: with the first audio, as ever
+    await tts._spare
+    assert sim.tts_sockets == 3
+    async for _ in chunks:
+        pass
+    await second.aclose()
+    await tts.aclose()
+
+
 async def test_elevenlabs_an_answer_after_a_long_pause_finds_a_fresh_socket_waiting(
     sim, monkeypatch
 ):

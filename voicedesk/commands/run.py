@@ -36,7 +36,11 @@ from voicedesk.files import (
 # run and demo say the same, as they write the file the same way (MetricsWriter)
 METRICS_OUT_HELP = (
     "append per-turn metrics here, one JSON line per turn; each line's run_id tells this "
-    "run from others in the same file"
+    "run from others in the same file. Its stages (eou_delay, stt_delay, ttft, ttfb, "
+    "voice_to_voice, ...) are never negative: a transcript ready before the speech ended "
+    "(the talk key held past a pause) has stt_delay 0. Only a difference between an audio "
+    "block's place (playback_start) and a moment on the loop's clock (tts_first_audio), as "
+    "bench latency's to_speaker, can read negative, on a loaded machine"
 )
 
 

@@ -11,6 +11,13 @@ heard silence, a median 51–73 ms later on Piper speech: the waits they sat thr
 Replay's ``end_s`` and the ``TurnEnded`` event keep the VAD's end, from which the turn
 policy counts its waits.
 
+``now_s`` counts from the audio's start as the earliest-delivered block puts it, so a loop
+stamp is never before an audio stamp of a block already in: the derived stages are never
+negative (a transcript final before the speech end, the talk key held past a pause, is
+final at it: ``stt_delay`` 0). An audio stamp minus a loop stamp (``playback_start`` −
+``tts_first_audio``, bench latency's ``to_speaker``) can read negative when the audio
+thread ran behind the loop on a loaded machine.
+
 The person is further out. A sound card hands us what they say ``input_latency_s`` after
 they say it, and plays what we hand it ``output_latency_s`` later (the backend's estimates,
 recorded when the answer starts playing; 0 for WAV files). So the person said
@@ -30,7 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 # The stages one answering attempt stamps (``Reply``): a restarted attempt starts them
-# afresh, so TTFT and TTFB are the answer's own, never a cancelled attempt's.
+# afresh, so TTFT and TTFB are the answer's own, never a cancelled attempt's; once an
+# attempt has begun to play, they stay its own (an attempt after it is only counted).
 REPLY_STAGES = (
     # the first request waited from here for tool servers still starting (the session
     # listens before they are up): its tools would be missing otherwise
@@ -75,6 +83,10 @@ class TurnRecord:
     completion_tokens: int | None = None
     tokens_per_s: float | None = None
     preemptive_restarts: int = 0
+    # attempts at the answer begun after an earlier one began to play: their times are not
+    # in ``t``, whose reply stages stay those of the attempt heard first, the one
+    # voice-to-voice is timed to
+    restarts_after_heard: int = 0
     # requests of this turn the model refused as longer than its context window, each sent
     # again shorter (the context budget lowered for the rest of the session)
     too_long_retries: int = 0

@@ -172,12 +172,23 @@ class Reply:
         self._task: asyncio.Task[None] | None = None
         self._audio_task: asyncio.Task[None] | None = None
         self._requesting = False  # a model round is streaming (its connection is in use)
+        # this attempt's stage times go in the record: not once an earlier attempt of the
+        # turn's answer has been heard (``start``)
+        self._times_the_turn = True
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
         rec = self.record
-        for stage in REPLY_STAGES:
-            rec.t.pop(stage, None)
+        if "playback_start" in rec.t:
+            # An earlier attempt of this turn's answer began to play: the record's stages
+            # are that attempt's, the answer voice-to-voice is timed to. Started afresh,
+            # they were this attempt's, which may never play: a TTFT after the first sound
+            # was heard. Counted, not timed.
+            self._times_the_turn = False
+            rec.restarts_after_heard += 1
+        else:
+            for stage in REPLY_STAGES:
+                rec.t.pop(stage, None)
         rec.completion_tokens = rec.tokens_per_s = None
         rec.tool_calls = []
         self._task = asyncio.create_task(self._run(), name=f"reply-{self.turn_id}")
@@ -264,8 +275,9 @@ class Reply:
     # ------------------------------------------------------------------ work
     def _mark(self, stage: str, *, overwrite: bool = False) -> None:
         """Stamp a stage of this attempt; a cancelled attempt no longer touches the record
-        (a restarted answer shares the turn's record)."""
-        if not self.cancelled:
+        (a restarted answer shares the turn's record), nor one begun after an earlier
+        attempt was heard (``start``)."""
+        if not self.cancelled and self._times_the_turn:
             self.record.mark(stage, self.clock(), overwrite=overwrite)
 
     async def _run(self) -> None:
@@ -273,7 +285,7 @@ class Reply:
         try:
             if self._before_request is not None:
                 began = self.clock()
-                if await self._before_request() and not self.cancelled:
+                if await self._before_request() and not self.cancelled and self._times_the_turn:
                     # timed, or voice-to-voice had seconds no stage accounted for
                     self.record.mark("servers_wait_start", began)
             request = self.request

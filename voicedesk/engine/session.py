@@ -152,6 +152,17 @@ def _quoted(names: list[str]) -> str:
     return " and ".join(f"“{name}”" for name in names)
 
 
+def _final_at_the_end(rec: TurnRecord) -> None:
+    """A transcript final before the speech end it is timed from was waited for not at
+    all: its stage is 0, not negative. The talk key held past a pause ends the turn at its
+    release, after the pause's words were already transcribed: "stt" read -0.6 s. Both
+    stamps are on the session timeline, so a transcript that came after the end keeps its
+    own moment (the next commit's ``stt_final`` is stamped later still)."""
+    final, end = rec.t.get("stt_final"), rec.t.get("speech_end")
+    if final is not None and end is not None and final < end:
+        rec.mark("stt_final", end, overwrite=True)
+
+
 def _carried_on(carried: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The tool calls a merged turn goes on from: those of the answer taken back (``kept``;
     asked again without them, the model would make them a second time), after those that
@@ -1204,6 +1215,7 @@ class Session:
         if sig.end_s is not None:
             vad_end, words_end = turn.words_end or (None, sig.end_s)
             rec.mark("speech_end", words_end if vad_end == sig.end_s else sig.end_s, overwrite=True)
+            _final_at_the_end(rec)
         rec.eou_reason = sig.reason
         rec.eou_probability = sig.probability
         self.bus.publish(

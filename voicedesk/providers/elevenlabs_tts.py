@@ -98,6 +98,7 @@ class ElevenLabsTTS:
         self._retiring: set[asyncio.Task[None]] = set()  # aged spares being closed
         self._watching: set[asyncio.Task[None]] = set()  # spares watched for a close
         self._replaced = 0  # spares the service closed, replaced since an answer took one
+        self._own_dials = 0  # answers dialling a socket of their own (no spare was ready)
         self._key_accepted = False  # a spare has opened: a refusal later is news
         self._closed = False
 
@@ -255,13 +256,22 @@ class ElevenLabsTTS:
                     await close_socket(ws)
                     ws = None
         if ws is None:
-            ws, _ = await self._connect()
+            self._own_dials += 1
+            try:
+                ws, _ = await self._connect()
+            finally:
+                self._own_dials -= 1
         return ws
 
     def _replace_spare(self) -> None:
         """Open the next spare, unless one is there already (another answer's stream
-        asked first, or the service's close of an idle one had it replaced)."""
-        if self._spare is None:
+        asked first, or the service's close of an idle one had it replaced), or an answer
+        is dialling its own socket: a preemptive answer restarted at once found no spare
+        (the cancelled attempt had it), and the cancelled stream's close dialled one beside
+        the new attempt's own dial and chat request, two handshakes on the loop at the
+        moment the request went out. That answer's stream asks for the next spare at its
+        first audio (or its close), as every answer's does."""
+        if self._spare is None and not self._own_dials:
             self._prepare_spare()
 
     async def warm(self) -> None:
