@@ -28,7 +28,7 @@ SLOW_READ_S = 12.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from voicedesk.commands.run import METRICS_OUT_HELP, add_force, add_sim_fault
+    from voicedesk.commands.run import METRICS_OUT_HELP, add_force, add_sim_delays, add_sim_fault
     from voicedesk.exit_status import exit_status_help
 
     parser = sub.add_parser(
@@ -45,15 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "an existing OUT.wav is refused unless --force is given",
     )
     add_force(parser)
-    parser.add_argument(
-        "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token (0 to 60 s)"
-    )
-    parser.add_argument(
-        "--sim-ttfb", type=float, metavar="S", help="simulated TTS time to first audio (0 to 60 s)"
-    )
-    parser.add_argument(
-        "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay (0 to 60 s)"
-    )
+    add_sim_delays(parser)
     add_sim_fault(parser, "make")
     parser.add_argument("--metrics-out", type=path_arg, metavar="FILE.jsonl", help=METRICS_OUT_HELP)
     parser.add_argument("--no-tools", action="store_true", help="skip the documents tool")
@@ -193,48 +185,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def run_headless(args: argparse.Namespace) -> int:
-    from voicedesk import events as ev
-    from voicedesk.commands.run import (
-        ConsolePrinter,
-        MetricsWriter,
-        after_lost_output,
-        cancel_this_task,
-        converse,
-        file_state,
-        status_when_cancelled,
-    )
+    from voicedesk.commands.run import converse, file_state, headless_ended, headless_listeners
 
     settings, inp, out, sim = prepare(args)
-    bus = ev.EventBus()
-    printer = ConsolePrinter(on_output_lost=cancel_this_task())
-    bus.subscribe(printer)
-    metrics = None
-    if args.metrics_out:
-        metrics = MetricsWriter(args.metrics_out)
-        bus.subscribe(metrics)
+    bus, printer, metrics = headless_listeners(args.metrics_out)
     # with --output the person's side is a temporary file, gone at exit: not worth naming
     side = "" if args.output else f"the person's side is {inp}; "
     print(f"demo: {side}the assistant's answers go to {out}", flush=True)
     out_before = file_state(out)
-    try:
-        await converse(
-            settings,
-            input_path=inp,
-            output_path=out,
-            sim=sim,
-            bus=bus,
-            with_tools=not args.no_tools,
-            log_kind="demo",
-        )
-    except asyncio.CancelledError:  # Ctrl-C, or its output lost: as run says it
-        status = status_when_cancelled(printer, out, out_before)
-        if status is None:
-            raise
-        return status
-    finally:
-        if metrics is not None:
-            metrics.close()
-    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
-        return await after_lost_output(printer.output_lost)
+    conversation = converse(
+        settings,
+        input_path=inp,
+        output_path=out,
+        sim=sim,
+        bus=bus,
+        with_tools=not args.no_tools,
+        log_kind="demo",
+    )
+    stopped = await headless_ended(conversation, printer, metrics, out, out_before)
+    if stopped is not None:  # Ctrl-C, or its output lost: as run says it
+        return stopped
     print(f"demo: done — listen to the answers in {out}")
     return printer.exit_status("demo")

@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,8 @@ METRICS_OUT_HELP = (
 )
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
-    parser.add_argument("--sim", action="store_true", help="use the built-in simulated cloud")
+def add_sim_delays(parser: argparse.ArgumentParser) -> None:
+    """The simulated cloud's delays, as `run --sim` and `demo` both take them."""
     parser.add_argument(
         "--sim-ttft", type=float, metavar="S", help="simulated LLM time to first token (0 to 60 s)"
     )
@@ -56,6 +55,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sim-stt", type=float, metavar="S", help="simulated STT finalisation delay (0 to 60 s)"
     )
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="no TUI; print the conversation")
+    parser.add_argument("--sim", action="store_true", help="use the built-in simulated cloud")
+    add_sim_delays(parser)
     parser.add_argument(
         "--sim-tokens-per-s",
         type=float,
@@ -444,7 +449,6 @@ async def run_headless(
 ) -> int:
     """``freeze_heap``: the process exists for this run (the command), so what it holds
     once the session has started is kept out of garbage collection (``engine.heap``)."""
-    from voicedesk import events as ev
     from voicedesk.engine.builder import SimOptions
 
     settings = load_run_settings(args)
@@ -459,13 +463,7 @@ async def run_headless(
             f"{where} needs a key to press, and --headless has none: no turn would be sent",
             "pass --mode hands-free, or drop --headless to talk in the terminal UI",
         )
-    bus = ev.EventBus()
-    printer = ConsolePrinter(quiet=quiet, on_output_lost=cancel_this_task())
-    bus.subscribe(printer)
-    metrics = None
-    if args.metrics_out:
-        metrics = MetricsWriter(args.metrics_out)
-        bus.subscribe(metrics)
+    bus, printer, metrics = headless_listeners(args.metrics_out, quiet=quiet)
     sim = None
     if args.sim:
         sim = SimOptions(
@@ -493,29 +491,21 @@ async def run_headless(
                 flush=True,
             )
 
-    try:
-        await converse(
-            settings,
-            input_path=input_path or args.input,
-            output_path=output_path,
-            sim=sim,
-            bus=bus,
-            with_tools=False if args.no_tools else None,
-            resume=bool(getattr(args, "resume", False)),
-            room=getattr(args, "room", None),
-            freeze_heap=freeze_heap,
-            on_started=say_no_output,
-        )
-    except asyncio.CancelledError:  # Ctrl-C, or its output lost: say where the audio went
-        status = status_when_cancelled(printer, output_path, output_before)
-        if status is None:
-            raise
-        return status
-    finally:
-        if metrics is not None:
-            metrics.close()
-    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
-        return await after_lost_output(printer.output_lost)
+    conversation = converse(
+        settings,
+        input_path=input_path or args.input,
+        output_path=output_path,
+        sim=sim,
+        bus=bus,
+        with_tools=False if args.no_tools else None,
+        resume=bool(getattr(args, "resume", False)),
+        room=getattr(args, "room", None),
+        freeze_heap=freeze_heap,
+        on_started=say_no_output,
+    )
+    stopped = await headless_ended(conversation, printer, metrics, output_path, output_before)
+    if stopped is not None:
+        return stopped
     heard_from = input_path or args.input
     if heard_from is not None and printer.turns == 0 and not quiet:
         print(
@@ -684,6 +674,51 @@ def cancel_this_task() -> Callable[[], None]:
         task.cancel()
 
     return cancel
+
+
+def headless_listeners(
+    metrics_out: Path | None, *, quiet: bool = False
+) -> tuple[Any, ConsolePrinter, MetricsWriter | None]:
+    """The event bus of a headless run (`run`, `demo`), with what listens to it: the
+    console printer (which cancels the run when standard output fails) and, with
+    --metrics-out, the metrics file (for :func:`headless_ended` to close)."""
+    from voicedesk import events as ev
+
+    bus = ev.EventBus()
+    printer = ConsolePrinter(quiet=quiet, on_output_lost=cancel_this_task())
+    bus.subscribe(printer)
+    metrics = None
+    if metrics_out:
+        metrics = MetricsWriter(metrics_out)
+        bus.subscribe(metrics)
+    return bus, printer, metrics
+
+
+async def headless_ended(
+    conversation: Coroutine[Any, Any, Any],
+    printer: ConsolePrinter,
+    metrics: MetricsWriter | None,
+    output_path: Path | None,
+    output_before: tuple[int, int, int] | None,
+) -> int | None:
+    """A headless run's :func:`converse` (``conversation``) awaited, its metrics file closed
+    however it ends: the exit status when its standard output failing stopped it (said
+    with where the audio went, :func:`status_when_cancelled`), None when it ran to its end.
+    A signal's cancel (Ctrl-C, SIGTERM) goes on up to ``until_terminated``, which ends
+    with the signal's status. ``output_before``: the output's :func:`file_state` before."""
+    try:
+        await conversation
+    except asyncio.CancelledError:  # Ctrl-C, or its output lost: say where the audio went
+        status = status_when_cancelled(printer, output_path, output_before)
+        if status is None:
+            raise
+        return status
+    finally:
+        if metrics is not None:
+            metrics.close()
+    if printer.output_lost is not None:  # lost as the session stopped: its cancel pending
+        return await after_lost_output(printer.output_lost)
+    return None
 
 
 async def after_lost_output(exc: OSError) -> int:

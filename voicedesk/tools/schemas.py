@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from typing import Any
 
@@ -253,28 +253,42 @@ def _local(root: dict[str, Any], schema: Any) -> Any:
     return found if isinstance(found, dict) else schema
 
 
+def _rewritten(schema: Any, rewrite: Callable[[dict[str, Any]], None]) -> Any:
+    """``schema`` copied, ``rewrite`` made in place on the copy of each object in it, once
+    the schemas within that object are copied and rewritten. Not inside the values of data
+    keywords (an ``enum``'s objects are no schemas), and not to the names of named schemas
+    (``properties``' keys are names, not keywords): each draft rewrite below is one such
+    ``rewrite`` of one object, over the same walk."""
+    if isinstance(schema, list):
+        return [_rewritten(s, rewrite) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
+            out[key] = {name: _rewritten(sub, rewrite) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA_KEYWORDS else _rewritten(value, rewrite)
+    rewrite(out)
+    return out
+
+
 def _todays_form(schema: Any) -> Any:
     """``schema`` (copied) with JSON Schema draft 4's forms in today's, which OpenAI reads:
     a boolean ``exclusiveMinimum``/``exclusiveMaximum`` becomes the bound itself (true) or
     goes (false), and draft 4's ``id`` and ``$schema`` go. Checked as today's JSON Schema,
     ``exclusiveMinimum: true`` left the tool out ("True is not of type 'number'"), and
     many servers still write draft 4."""
-    if isinstance(schema, list):
-        return [_todays_form(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
-            out[key] = {name: _todays_form(sub) for name, sub in value.items()}
-        elif key in _DATA_KEYWORDS:
-            out[key] = value
-        elif key == "id" and isinstance(value, str):
-            continue  # draft 4's name for $id: a URI nothing here refers to
-        elif key == "$schema" and isinstance(value, str) and any(d in value for d in _OLD_DRAFTS):
-            continue
-        else:
-            out[key] = _todays_form(value)
+    return _rewritten(schema, _in_todays_form)
+
+
+def _in_todays_form(out: dict[str, Any]) -> None:
+    """:func:`_todays_form`'s rewrite of one object."""
+    if isinstance(out.get("id"), str):
+        del out["id"]  # draft 4's name for $id: a URI nothing here refers to
+    draft = out.get("$schema")
+    if isinstance(draft, str) and any(d in draft for d in _OLD_DRAFTS):
+        del out["$schema"]
     for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
         flag = out.get(exclusive)
         if not isinstance(flag, bool):
@@ -283,7 +297,6 @@ def _todays_form(schema: Any) -> Any:
         limit = out.get(bound)
         if flag and isinstance(limit, (int, float)) and not isinstance(limit, bool):
             out[exclusive] = out.pop(bound)
-    return out
 
 
 def _tuples_today(schema: dict[str, Any]) -> dict[str, Any]:
@@ -340,40 +353,28 @@ def _into_tuple(ref: str) -> bool:
 
 def _tuples_rewritten(schema: Any) -> Any:
     """:func:`_tuples_today`'s rewrite, once it is known to be exact."""
-    if isinstance(schema, list):
-        return [_tuples_rewritten(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
-            out[key] = {name: _tuples_rewritten(sub) for name, sub in value.items()}
-        else:
-            out[key] = value if key in _DATA_KEYWORDS else _tuples_rewritten(value)
+    return _rewritten(schema, _tuple_in_todays_words)
+
+
+def _tuple_in_todays_words(out: dict[str, Any]) -> None:
+    """:func:`_tuples_rewritten`'s rewrite of one object."""
     if isinstance(out.get("items"), list):
         out["prefixItems"] = out.pop("items")
         if "additionalItems" in out:
             out["items"] = out.pop("additionalItems")
-    return out
 
 
 def _items_given(schema: Any) -> Any:
     """``schema`` (copied) with ``items: {}`` in every array schema that has no items."""
-    if isinstance(schema, list):
-        return [_items_given(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _NAMED_SCHEMAS and isinstance(value, dict):  # keys are names, not keywords
-            out[key] = {name: _items_given(sub) for name, sub in value.items()}
-        else:
-            out[key] = value if key in _DATA_KEYWORDS else _items_given(value)
+    return _rewritten(schema, _given_items)
+
+
+def _given_items(out: dict[str, Any]) -> None:
+    """:func:`_items_given`'s rewrite of one object."""
     kind = out.get("type")
     is_array = kind == "array" or (isinstance(kind, list) and "array" in kind)
     if is_array and "items" not in out and "prefixItems" not in out:
         out["items"] = {}
-    return out
 
 
 def schema_refused(wrong: str) -> str:

@@ -907,6 +907,15 @@ class VoiceDeskApp(App[int]):
         self._refresh_mode()
         return True
 
+    def _let_go_of_ptt(self, session: SessionControl) -> None:
+        """A push-to-talk microphone left open (tapped, or held) closed before what changes
+        the mode or mutes, the key no longer held: the turn it opened ends now. The caller
+        refreshes the mode shown, once, when its own change is made."""
+        if self.ptt_open:
+            self._held = False
+            self.ptt_open = False
+            session.ptt_release()
+
     def _close_ptt(self, session: SessionControl) -> None:
         self.ptt_open = False
         session.ptt_release()
@@ -944,10 +953,7 @@ class VoiceDeskApp(App[int]):
         session = self._need_session()
         if session is None:
             return
-        if self.ptt_open:
-            self._held = False
-            self.ptt_open = False
-            session.ptt_release()
+        self._let_go_of_ptt(session)
         new: Mode = "push-to-talk" if session.mode == "hands-free" else "hands-free"
         session.set_mode(new)
         self._refresh_mode()
@@ -967,10 +973,7 @@ class VoiceDeskApp(App[int]):
         session = self._need_session()
         if session is None:
             return
-        if self.ptt_open:
-            self._held = False
-            self.ptt_open = False
-            session.ptt_release()
+        self._let_go_of_ptt(session)
         session.set_muted(not session.muted)
         self._refresh_mode()
 

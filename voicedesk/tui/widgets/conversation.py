@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -267,25 +268,27 @@ class AssistantTurn(Static):
         self._lines = lines
 
 
-class _CutAnswerText(Visual):
-    """A cut answer, its mark on one line at every width it is laid out at.
+class _WidthText(Visual):
+    """A Content drawn in the form it takes at the width it is laid out at (``_at``, given
+    the width inside the line pad): the layout pass (``get_height``) and the drawing
+    (``render_strips``) ask the same form, so the height laid out is the height drawn.
 
-    Where "✂ cut here" may start a line depends on the width. Placed by the widget at each
-    resize, every cut answer was drawn again and the screen laid out once more after the
-    resize's own pass (300 of them: ~0.9 s a resize against ~0.6 s uncut, a busy 2-core
-    machine). The text picks its form for the width it is asked for, in the resize's own
-    layout pass (``get_height``) and drawing: nothing is drawn twice."""
+    ``content`` is the form whatever the width: its text, and the widths it asks for."""
 
-    def __init__(self, inline: Content, own_line: Content, splits: Callable[[int], bool]) -> None:
-        self.inline = inline  # the mark within its line
-        self.own_line = own_line  # the mark starting a line
-        self.splits = splits  # whether the inline form breaks the mark at a wrap width
+    def __init__(self, content: Content) -> None:
+        self.content = content
 
     def __str__(self) -> str:
-        return str(self.inline)
+        return str(self.content)
 
+    @property
+    def plain(self) -> str:
+        """The text as one paragraph, whatever the width (as a Content has it)."""
+        return self.content.plain
+
+    @abstractmethod
     def _at(self, width: int) -> Content:
-        return self.own_line if self.splits(width) else self.inline
+        """The text as drawn at a wrap ``width`` (the line pad already taken off)."""
 
     def render_strips(
         self, width: int, height: int | None, style: Style, options: RenderOptions
@@ -298,10 +301,28 @@ class _CutAnswerText(Visual):
         return self._at(wrap_width).get_height(rules, width)
 
     def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        return self.inline.get_optimal_width(rules, container_width)
+        return self.content.get_optimal_width(rules, container_width)
 
     def get_minimal_width(self, rules: RulesMap) -> int:
-        return self.inline.get_minimal_width(rules)
+        return self.content.get_minimal_width(rules)
+
+
+class _CutAnswerText(_WidthText):
+    """A cut answer, its mark on one line at every width it is laid out at.
+
+    Where "✂ cut here" may start a line depends on the width. Placed by the widget at each
+    resize, every cut answer was drawn again and the screen laid out once more after the
+    resize's own pass (300 of them: ~0.9 s a resize against ~0.6 s uncut, a busy 2-core
+    machine). The text picks its form for the width it is asked for, in the resize's own
+    layout pass (``get_height``) and drawing: nothing is drawn twice."""
+
+    def __init__(self, inline: Content, own_line: Content, splits: Callable[[int], bool]) -> None:
+        super().__init__(inline)  # the mark within its line
+        self.own_line = own_line  # the mark starting a line
+        self.splits = splits  # whether the inline form breaks the mark at a wrap width
+
+    def _at(self, width: int) -> Content:
+        return self.own_line if self.splits(width) else self.content
 
 
 def _splits_the_cut_marker(plain: str, width: int) -> bool:
@@ -434,23 +455,15 @@ def _card_lines(plain: str, width: int, glued: int) -> list[tuple[int, int]]:
     return lines
 
 
-class _CardText(Visual):
+class _CardText(_WidthText):
     """A tool card's text laid out for the width it is drawn at (``_card_lines``): Textual
     folds a word wider than its line anywhere, so at 30 columns the card read
     "docs__search_document" / "s (query=…" and "projects/north" / "-…)"."""
 
     def __init__(self, content: Content, *, glued: int) -> None:
-        self.content = content
+        super().__init__(content)
         self.glued = glued
         self._at_width: dict[int, Content] = {}
-
-    def __str__(self) -> str:
-        return str(self.content)
-
-    @property
-    def plain(self) -> str:
-        """The card's text as one paragraph, whatever the width (as a Content has it)."""
-        return self.content.plain
 
     def _at(self, width: int) -> Content:
         laid = self._at_width.get(width)
@@ -461,22 +474,6 @@ class _CardText(Visual):
             laid = Content("\n").join([self.content[a:b] for a, b in lines])
             self._at_width[width] = laid
         return laid
-
-    def render_strips(
-        self, width: int, height: int | None, style: Style, options: RenderOptions
-    ) -> list[Strip]:
-        wrap_width = width - options.rules.get("line_pad", 0) * 2
-        return self._at(wrap_width).render_strips(width, height, style, options)
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        wrap_width = width - rules.get("line_pad", 0) * 2
-        return self._at(wrap_width).get_height(rules, width)
-
-    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        return self.content.get_optimal_width(rules, container_width)
-
-    def get_minimal_width(self, rules: RulesMap) -> int:
-        return self.content.get_minimal_width(rules)
 
 
 def _failure(record: dict[str, Any]) -> str | None:
