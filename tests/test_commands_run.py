@@ -1022,8 +1022,10 @@ def _headless_demo(
     import signal
 
     def ignore() -> None:  # in the child, before it runs Python: inherited as nohup does it
-        for signum in ignored:
-            signal.signal(signum, signal.SIG_IGN)
+        # the others at their defaults, as from a terminal: a suite run under `nohup` had
+        # SIGHUP ignored in every child, and the SIGHUP test's demo rightly talked on
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
 
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), **env}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
@@ -1035,7 +1037,7 @@ def _headless_demo(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        preexec_fn=ignore if ignored else None,
+        preexec_fn=ignore,
     )
     assert proc.stdout is not None
     said = proc.stdout.readline()  # where the answers go; the person speaks first
