@@ -2051,3 +2051,22 @@ def test_a_headless_runs_tool_lines_come_under_the_words_that_asked_for_them(
         "  tool docs__list_documents",
         "assistant › You have a plan.",
     ], lines
+
+
+def test_replay_of_a_44_1_khz_recording_of_any_length_is_read_to_its_end(
+    tmp_path: Path, capsys
+) -> None:
+    """`voicedesk replay` of a 44.1 kHz WAV (what most recorders write) ended in a
+    MemoryError traceback for about one length in four: the resampler, flushed with an
+    empty block at the end, asks soxr for an output of negative size at those lengths
+    (188,114 samples: 4.27 s). The flush now comes with the file's last block."""
+    import soundfile as sf
+
+    for frames in (188_114, 133_829, 49_309):
+        path = tmp_path / f"{frames}.wav"
+        t = np.arange(frames) / 44_100
+        sf.write(path, (np.sin(2 * np.pi * 220 * t) * 0.3).astype(np.float32), 44_100)
+        assert main(["replay", str(path), "--stt", "none", "--json"]) == 0, frames
+        assert json.loads(capsys.readouterr().out)["duration_s"] == pytest.approx(
+            frames / 44_100, abs=0.01
+        )
