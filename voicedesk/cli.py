@@ -477,9 +477,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return INTERRUPTED
+    except ImportError as exc:
+        if interrupted_import(exc):
+            return INTERRUPTED
+        raise
     except BrokenPipeError:
         # The reader went away (`voicedesk doctor | head -1`): nothing more to say to it.
         return stdout_lost(BrokenPipeError())
+
+
+def interrupted_import(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C in disguise: onnxruntime's ``__init__`` catches whatever
+    breaks off the import of its native module, a KeyboardInterrupt too, and raises an
+    ImportError ("initialization failed") from it. Ctrl-C while a command loads the
+    on-device models (`replay`, `run`, `doctor`) was then an ImportError traceback and
+    status 1, where every other moment ends quietly with 130."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def stdout_lost(exc: OSError) -> int:
