@@ -2100,3 +2100,37 @@ def test_ctrl_c_while_the_models_load_ends_quietly_with_130(tmp_path: Path, wav:
         env={**os.environ, "PYTHONPATH": package_root},
     )
     assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_as_doctor_loads_the_models_ends_it_without_a_false_diagnosis(
+    tmp_path: Path,
+) -> None:
+    """A real Ctrl-C (SIGINT) lands as onnxruntime's native module imports numpy, which
+    pybind11 turns into "ImportError: import numpy failed" with no trace of it, and numpy
+    prints the KeyboardInterrupt's traceback itself: doctor then said "onnxruntime cannot be
+    imported (import numpy failed); reinstall voicedesk", went on with its checks and ended
+    with 1. The signal is sent by an import hook the moment that import asks for numpy."""
+    hook = (
+        "import os, signal, sys, traceback\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        stack = ''.join(f.filename for f in traceback.extract_stack())\n"
+        "        if name == 'numpy' and 'onnxruntime' in stack:\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "sys.argv = ['voicedesk', 'doctor']\n"
+        "from voicedesk.entry import main\n"
+        "main()\n"
+    )
+    package_root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", hook],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+    assert "onnxruntime cannot be imported" not in done.stdout, done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 130, (done.stdout, done.stderr)

@@ -447,7 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # past --help and --version, which need neither
     from voicedesk.config_secrets import SecretsLogFilter
-    from voicedesk.errors import UserError
+    from voicedesk.errors import UserError, interrupted_import, note_ctrl_c
+
+    note_ctrl_c()
 
     handler = logging.StreamHandler(sys.stderr)
     # -v is for digging: when and where. Without it a warning is read between the
@@ -484,22 +486,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`voicedesk doctor | head -1`): nothing more to say to it.
         return stdout_lost(BrokenPipeError())
-
-
-def interrupted_import(exc: BaseException) -> bool:
-    """Whether ``exc`` is a Ctrl-C in disguise: onnxruntime's ``__init__`` catches whatever
-    breaks off the import of its native module, a KeyboardInterrupt too, and raises an
-    ImportError ("initialization failed") from it. Ctrl-C while a command loads the
-    on-device models (`replay`, `run`, `doctor`) was then an ImportError traceback and
-    status 1, where every other moment ends quietly with 130."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def stdout_lost(exc: OSError) -> int:
