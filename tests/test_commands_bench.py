@@ -4,6 +4,7 @@ before anything is measured, never a traceback."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -599,3 +600,30 @@ def test_bench_latency_stages_on_the_way_to_the_answer_add_up_to_voice_to_voice(
     total = sum(stats[k]["p50"] for k in [*path, "to_speaker"])
     assert total == pytest.approx(stats["voice_to_voice"]["p50"])
     assert list(stats).index("request_wait") < list(stats).index("ttft")  # in path order
+
+
+def test_bench_turn_on_fetched_labels_without_faster_whisper_says_stt_none_works(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Installed with pipx (no local extra), `bench turn --fixtures DIR` as its own hint says
+    to run it was refused with only "needs faster-whisper … install faster-whisper": that
+    the accuracy can be scored without it (--stt none) was left unsaid."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from voicedesk.bench import turn
+
+    # absent, as after `pipx install voicedesk` (a None entry: not importable)
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    monkeypatch.setattr(turn, "cpu_costs", lambda *a: pytest.fail("timed before refusing"))
+    sf.write(tmp_path / "a.wav", np.zeros(32_000, np.int16), 16_000)
+    (tmp_path / "labels.json").write_text(json.dumps([FINISHED_LABEL]))
+    _fails(
+        ["bench", "turn", "--fixtures", str(tmp_path)],
+        capsys,
+        "--stt local, the default",
+        "faster-whisper",
+        "--stt none",
+    )

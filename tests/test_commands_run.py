@@ -2053,3 +2053,86 @@ def test_a_headless_runs_tool_lines_come_under_the_words_that_asked_for_them(
         "  tool docs__list_documents",
         "assistant › You have a plan.",
     ], lines
+
+
+def test_replay_of_a_44_1_khz_recording_of_any_length_is_read_to_its_end(
+    tmp_path: Path, capsys
+) -> None:
+    """`voicedesk replay` of a 44.1 kHz WAV (what most recorders write) ended in a
+    MemoryError traceback for about one length in four: the resampler, flushed with an
+    empty block at the end, asks soxr for an output of negative size at those lengths
+    (188,114 samples: 4.27 s). The flush now comes with the file's last block."""
+    import soundfile as sf
+
+    for frames in (188_114, 133_829, 49_309):
+        path = tmp_path / f"{frames}.wav"
+        t = np.arange(frames) / 44_100
+        sf.write(path, (np.sin(2 * np.pi * 220 * t) * 0.3).astype(np.float32), 44_100)
+        assert main(["replay", str(path), "--stt", "none", "--json"]) == 0, frames
+        assert json.loads(capsys.readouterr().out)["duration_s"] == pytest.approx(
+            frames / 44_100, abs=0.01
+        )
+
+
+def test_ctrl_c_while_the_models_load_ends_quietly_with_130(tmp_path: Path, wav: Path) -> None:
+    """onnxruntime turns a KeyboardInterrupt that breaks off its native module's import into
+    "ImportError: initialization failed": Ctrl-C as `replay` loaded the models was that
+    traceback and status 1 (it also failed the long-file test above at random). The moment
+    cannot be hit on purpose (a SIGINT sent from Python is raised at the next bytecode, never
+    inside the native module's initialisation), so an import hook raises what pybind11 then
+    raises, and onnxruntime's own ``__init__`` takes it from there as it does on Ctrl-C."""
+    hook = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.endswith('onnxruntime_pybind11_state'):\n"
+        "            raise ImportError('initialization failed') from KeyboardInterrupt()\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "sys.argv = ['voicedesk', 'replay', '--stt', 'none', sys.argv[1]]\n"
+        "from voicedesk.entry import main\n"
+        "main()\n"
+    )
+    package_root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", hook, str(wav)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_as_doctor_loads_the_models_ends_it_without_a_false_diagnosis(
+    tmp_path: Path,
+) -> None:
+    """A real Ctrl-C (SIGINT) lands as onnxruntime's native module imports numpy, which
+    pybind11 turns into "ImportError: import numpy failed" with no trace of it, and numpy
+    prints the KeyboardInterrupt's traceback itself: doctor then said "onnxruntime cannot be
+    imported (import numpy failed); reinstall voicedesk", went on with its checks and ended
+    with 1. The signal is sent by an import hook the moment that import asks for numpy."""
+    hook = (
+        "import os, signal, sys, traceback\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        stack = ''.join(f.filename for f in traceback.extract_stack())\n"
+        "        if name == 'numpy' and 'onnxruntime' in stack:\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "sys.argv = ['voicedesk', 'doctor']\n"
+        "from voicedesk.entry import main\n"
+        "main()\n"
+    )
+    package_root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", hook],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+    assert "onnxruntime cannot be imported" not in done.stdout, done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 130, (done.stdout, done.stderr)

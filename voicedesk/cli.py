@@ -447,7 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # past --help and --version, which need neither
     from voicedesk.config_secrets import SecretsLogFilter
-    from voicedesk.errors import UserError
+    from voicedesk.errors import UserError, interrupted_import, note_ctrl_c
+
+    note_ctrl_c()
 
     handler = logging.StreamHandler(sys.stderr)
     # -v is for digging: when and where. Without it a warning is read between the
@@ -477,6 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return INTERRUPTED
+    except ImportError as exc:
+        if interrupted_import(exc):
+            return INTERRUPTED
+        raise
     except BrokenPipeError:
         # The reader went away (`voicedesk doctor | head -1`): nothing more to say to it.
         return stdout_lost(BrokenPipeError())

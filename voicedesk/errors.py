@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from voicedesk.config_secrets import hide_in_message
 from voicedesk.exit_status import SERVICE_FAILED, USER_ERROR
@@ -126,3 +127,54 @@ def _pipx_spec(metadata: Path) -> str:
     except (OSError, ValueError, AttributeError):
         spec = None
     return spec if isinstance(spec, str) and spec else "voicedesk"
+
+
+_ctrl_c_pressed = False
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Python's own SIGINT handler, which also notes that Ctrl-C was pressed."""
+    global _ctrl_c_pressed
+    _ctrl_c_pressed = True
+    raise KeyboardInterrupt
+
+
+def note_ctrl_c() -> None:
+    """Have Ctrl-C noted as well as raised (:func:`interrupted_import` asks), where Python's
+    own handler is in place: one inherited as ignored, or a command's own, is left alone.
+
+    Also keeps a KeyboardInterrupt that native code reports itself quiet: numpy's C import
+    (from onnxruntime's module) prints the error it swallows through ``sys.excepthook``, a
+    KeyboardInterrupt traceback above a Ctrl-C that otherwise ends quietly."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)
+    shown = sys.excepthook
+
+    def quiet_ctrl_c(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if not issubclass(kind, KeyboardInterrupt):
+            shown(kind, value, tb)
+
+    if getattr(shown, "__name__", "") != quiet_ctrl_c.__name__:
+        sys.excepthook = quiet_ctrl_c
+
+
+def interrupted_import(exc: BaseException) -> bool:
+    """Whether the ImportError ``exc`` is a Ctrl-C in disguise. onnxruntime's native module
+    imports numpy from C++ (pybind11), which turns a KeyboardInterrupt raised in there into
+    "ImportError: import numpy failed", with no trace of it, or "initialization failed"
+    from it; onnxruntime's ``__init__`` then raises that. Ctrl-C while a command loaded
+    the on-device models (`replay`, `run`, `doctor`) was then an ImportError traceback and
+    status 1, or doctor's "onnxruntime cannot be imported; reinstall voicedesk" and the
+    checks going on, where every other moment ends quietly with 130."""
+    if _ctrl_c_pressed:
+        return True
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -116,13 +116,21 @@ def stream_wav(path: Path, rate: int, *, read_s: float = 10.0) -> Iterator[np.nd
             fh.seek(0)
         resampler = StreamResampler(file_rate, rate)
         frames = 0
+        # Each block is resampled once the next is read, so the last one goes with
+        # last=True: flushing with an empty block after it made soxr (1.0) ask for an
+        # output of negative size at about one length in four of a 44.1 kHz file
+        # (MemoryError: std::bad_array_new_length), a traceback from `voicedesk replay`.
+        held: np.ndarray | None = None
         for data in fh.blocks(per_read, dtype="float32", always_2d=True):
             frames += data.shape[0]
             mono = data.mean(axis=1) if channel is None else data[:, channel]
             if not np.isfinite(mono).all():  # as read_wav: NaN silence, Inf full scale
                 mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
-            yield resampler.process(to_int16(mono))
-        yield resampler.process(np.zeros(0, np.int16), last=True)
+            if held is not None:
+                yield resampler.process(held)
+            held = to_int16(mono)
+        if held is not None:
+            yield resampler.process(held, last=True)
         _warn_if_cut_short(path, fh.extra_info, frames, file_rate)
 
 

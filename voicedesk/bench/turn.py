@@ -395,6 +395,7 @@ def run(args: argparse.Namespace) -> int:
     from voicedesk.bench import parse_sets
     from voicedesk.config import cli_settings
     from voicedesk.errors import UserError
+    from voicedesk.providers import local_stt
 
     if not args.cpu_seconds >= MIN_CPU_SECONDS:
         raise UserError(
@@ -413,6 +414,14 @@ def run(args: argparse.Namespace) -> int:
     labelled = args.fixtures is not None or (folder / "labels.json").is_file()
     if labelled:
         load_labels(folder, args.split)  # a bad one fails before timing
+        if args.stt == "local" and not local_stt.installed():
+            # The default: an installed voicedesk following the hint to fetch the labelled
+            # speech was then told only to install faster-whisper, not that it can go without.
+            raise UserError(
+                "Scoring the turns with transcript cues (--stt local, the default) needs "
+                "faster-whisper, which is not installed.",
+                f"{local_stt.install_hint()}; or pass --stt none to score them on the audio alone",
+            )
         if args.stt == "local":  # loaded (or refused) before timing too; accuracy() reuses it
             # and its silence encoded before, not beside, the calls timed (it is all cores'
             # CPU for ~0.5 s, which the process's CPU time and the VAD's share counted)

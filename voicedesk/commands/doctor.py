@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from voicedesk.commands import DocHelpFormatter
 from voicedesk.config_secrets import clean_key, hide_in_message, key_problem, mask_text
-from voicedesk.errors import UserError, install_command
+from voicedesk.errors import UserError, install_command, interrupted_import
 from voicedesk.loopback import OPENAI_API_BASE, direct_mounts, local_server_hint, openai_address
 from voicedesk.tools import server_setting
 
@@ -285,6 +285,8 @@ def check_models(settings: Any) -> list[Check]:
             checks.append(Check("fail", label, str(exc)))
             continue
         except ImportError as exc:
+            if interrupted_import(exc):
+                raise KeyboardInterrupt from None
             checks.append(
                 Check("fail", label, f"onnxruntime cannot be imported ({exc}); reinstall voicedesk")
             )
