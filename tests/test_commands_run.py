@@ -2074,6 +2074,32 @@ def test_replay_of_a_44_1_khz_recording_of_any_length_is_read_to_its_end(
         )
 
 
+def _voicedesk_with_import_hook(finder: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``voicedesk *argv`` in a process of its own whose imports first pass through
+    ``finder``, the body of a ``find_spec(self, name, path, target)`` (indented 8 spaces;
+    ``os``, ``signal``, ``sys`` and ``traceback`` imported): a moment inside an import, such
+    as Ctrl-C as the on-device models load, that no signal sent from outside can hit."""
+    hook = (
+        "import os, signal, sys, traceback\n"
+        "class Hook:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"{finder}"
+        "        return None\n"
+        "sys.meta_path.insert(0, Hook())\n"
+        f"sys.argv = {['voicedesk', *argv]!r}\n"
+        "from voicedesk.entry import main\n"
+        "main()\n"
+    )
+    package_root = str(Path(__file__).resolve().parents[1])
+    return subprocess.run(
+        [sys.executable, "-c", hook],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+
+
 def test_ctrl_c_while_the_models_load_ends_quietly_with_130(tmp_path: Path, wav: Path) -> None:
     """onnxruntime turns a KeyboardInterrupt that breaks off its native module's import into
     "ImportError: initialization failed": Ctrl-C as `replay` loaded the models was that
@@ -2081,25 +2107,13 @@ def test_ctrl_c_while_the_models_load_ends_quietly_with_130(tmp_path: Path, wav:
     cannot be hit on purpose (a SIGINT sent from Python is raised at the next bytecode, never
     inside the native module's initialisation), so an import hook raises what pybind11 then
     raises, and onnxruntime's own ``__init__`` takes it from there as it does on Ctrl-C."""
-    hook = (
-        "import sys\n"
-        "class Interrupt:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
+    done = _voicedesk_with_import_hook(
         "        if name.endswith('onnxruntime_pybind11_state'):\n"
-        "            raise ImportError('initialization failed') from KeyboardInterrupt()\n"
-        "        return None\n"
-        "sys.meta_path.insert(0, Interrupt())\n"
-        "sys.argv = ['voicedesk', 'replay', '--stt', 'none', sys.argv[1]]\n"
-        "from voicedesk.entry import main\n"
-        "main()\n"
-    )
-    package_root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(
-        [sys.executable, "-c", hook, str(wav)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": package_root},
+        "            raise ImportError('initialization failed') from KeyboardInterrupt()\n",
+        "replay",
+        "--stt",
+        "none",
+        str(wav),
     )
     assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
 
@@ -2112,26 +2126,11 @@ def test_ctrl_c_as_doctor_loads_the_models_ends_it_without_a_false_diagnosis(
     prints the KeyboardInterrupt's traceback itself: doctor then said "onnxruntime cannot be
     imported (import numpy failed); reinstall voicedesk", went on with its checks and ended
     with 1. The signal is sent by an import hook the moment that import asks for numpy."""
-    hook = (
-        "import os, signal, sys, traceback\n"
-        "class Interrupt:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
+    done = _voicedesk_with_import_hook(
         "        stack = ''.join(f.filename for f in traceback.extract_stack())\n"
         "        if name == 'numpy' and 'onnxruntime' in stack:\n"
-        "            os.kill(os.getpid(), signal.SIGINT)\n"
-        "        return None\n"
-        "sys.meta_path.insert(0, Interrupt())\n"
-        "sys.argv = ['voicedesk', 'doctor']\n"
-        "from voicedesk.entry import main\n"
-        "main()\n"
-    )
-    package_root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(
-        [sys.executable, "-c", hook],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": package_root},
+        "            os.kill(os.getpid(), signal.SIGINT)\n",
+        "doctor",
     )
     assert "onnxruntime cannot be imported" not in done.stdout, done.stdout
     assert "Traceback" not in done.stderr, done.stderr
