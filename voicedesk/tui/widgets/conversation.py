@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -22,11 +21,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.css.styles import RulesMap
 from textual.selection import Selection
-from textual.strip import Strip
-from textual.style import Style
-from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 
 from voicedesk import events as ev
@@ -34,6 +29,7 @@ from voicedesk.engine.metrics import answer_cut, error_said, timings_line
 from voicedesk.tools.results import without_sdk_prefix
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
+from voicedesk.tui.widgets.width_text import WidthText
 
 CUT_MARKER = " ✂ cut here "
 PREFIX = "assistant › "  # before every answer
@@ -268,46 +264,7 @@ class AssistantTurn(Static):
         self._lines = lines
 
 
-class _WidthText(Visual):
-    """A Content drawn in the form it takes at the width it is laid out at (``_at``, given
-    the width inside the line pad): the layout pass (``get_height``) and the drawing
-    (``render_strips``) ask the same form, so the height laid out is the height drawn.
-
-    ``content`` is the form whatever the width: its text, and the widths it asks for."""
-
-    def __init__(self, content: Content) -> None:
-        self.content = content
-
-    def __str__(self) -> str:
-        return str(self.content)
-
-    @property
-    def plain(self) -> str:
-        """The text as one paragraph, whatever the width (as a Content has it)."""
-        return self.content.plain
-
-    @abstractmethod
-    def _at(self, width: int) -> Content:
-        """The text as drawn at a wrap ``width`` (the line pad already taken off)."""
-
-    def render_strips(
-        self, width: int, height: int | None, style: Style, options: RenderOptions
-    ) -> list[Strip]:
-        wrap_width = width - options.rules.get("line_pad", 0) * 2
-        return self._at(wrap_width).render_strips(width, height, style, options)
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        wrap_width = width - rules.get("line_pad", 0) * 2
-        return self._at(wrap_width).get_height(rules, width)
-
-    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        return self.content.get_optimal_width(rules, container_width)
-
-    def get_minimal_width(self, rules: RulesMap) -> int:
-        return self.content.get_minimal_width(rules)
-
-
-class _CutAnswerText(_WidthText):
+class _CutAnswerText(WidthText):
     """A cut answer, its mark on one line at every width it is laid out at.
 
     Where "✂ cut here" may start a line depends on the width. Placed by the widget at each
@@ -455,7 +412,7 @@ def _card_lines(plain: str, width: int, glued: int) -> list[tuple[int, int]]:
     return lines
 
 
-class _CardText(_WidthText):
+class _CardText(WidthText):
     """A tool card's text laid out for the width it is drawn at (``_card_lines``): Textual
     folds a word wider than its line anywhere, so at 30 columns the card read
     "docs__search_document" / "s (query=…" and "projects/north" / "-…)"."""

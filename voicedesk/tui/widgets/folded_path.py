@@ -14,9 +14,8 @@ import re
 from rich.cells import cell_len
 from textual.content import Content
 from textual.css.styles import RulesMap
-from textual.strip import Strip
-from textual.style import Style
-from textual.visual import RenderOptions, Visual
+
+from voicedesk.tui.widgets.width_text import WidthText
 
 # a folder with the separator that ends it, or the name at the end
 _PIECES = re.compile(r"[^/\\]*[/\\]|[^/\\]+")
@@ -53,37 +52,24 @@ def fold_path(label: str, path: str, width: int) -> list[str]:
     return [line for line in lines if line] or [""]
 
 
-class FoldedPath(Visual):
+class FoldedPath(WidthText):
     """``label`` and ``path``, folded by :func:`fold_path` for the width drawn at; the
     label in ``label_style``, the path in ``style`` (Textual style strings)."""
 
     def __init__(
         self, label: str, path: str, *, label_style: str = "bold", style: str = ""
     ) -> None:
+        super().__init__(Content.assemble((label, label_style), (path, style)))
         self.label = label
         self.path = path
         self.label_style = label_style
         self.style = style
 
-    def __str__(self) -> str:
-        return self.label + self.path
-
-    def _content(self, width: int) -> Content:
+    def _at(self, width: int) -> Content:
         lines = fold_path(self.label, self.path, max(width, 1))
         # the label starts the first line: the path follows it, with a line end at each fold
         body = "\n".join(lines)[len(self.label) :]
         return Content.assemble((self.label, self.label_style), (body, self.style))
 
-    def render_strips(
-        self, width: int, height: int | None, style: Style, options: RenderOptions
-    ) -> list[Strip]:
-        return self._content(width).render_strips(width, height, style, options)
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        return self._content(width).get_height(rules, width)
-
-    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        return cell_len(str(self))
-
     def get_minimal_width(self, rules: RulesMap) -> int:
-        return 1
+        return 1  # folded at any width (a path has no spaces for Content to wrap at)
