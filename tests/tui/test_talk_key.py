@@ -435,3 +435,35 @@ async def test_a_waiting_wav_microphone_says_why_and_how_to_let_it_go_on(tmp_pat
         app.action_ptt()  # the key opens the microphone: the recording talks again
         await wait_until(pilot, lambda: "recording waits" not in status_text(app))
         await pilot.press("q")
+
+
+async def test_h_with_a_wav_microphone_says_push_to_talk_and_the_wait_in_one_toast(
+    tmp_path: Path,
+) -> None:
+    """The demo in hands-free, h: two toasts came up at once, "The recording waits: it
+    talks only while the microphone is open (space: …; h: hands-free)." and "Push-to-talk:
+    space: …", each naming the talk key. One toast says both now; h back says its own."""
+    from test_tui import sim_args, sim_command_app, status_text
+
+    from voicedesk.bench.scenarios import compose
+
+    speech = tmp_path / "question.wav"
+    compose(["question"], lead_s=0.5, tail_s=0.5).write(speech)
+    args = sim_args(speech, tmp_path / "answers.wav")
+    async with sim_command_app(tmp_path, args) as (app, pilot):
+
+        def notices() -> list[str]:
+            return [str(n.message) for n in app._notifications]
+
+        assert app.session is not None and app.session.mode == "hands-free"
+        await pilot.press("h")
+        await wait_until(pilot, lambda: "recording waits" in status_text(app))
+        await wait_until(pilot, lambda: any("The recording waits" in n for n in notices()))
+        said = [n for n in notices() if "Push-to-talk" in n or "recording waits" in n]
+        assert said == [
+            f"Push-to-talk: {app.talk_hint}. The recording waits: it talks only while the "
+            "microphone is open (h: hands-free)."
+        ], said
+        await pilot.press("h")
+        await wait_until(pilot, lambda: "Hands-free: just talk." in notices())
+        await pilot.press("q")

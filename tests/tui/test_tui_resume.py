@@ -245,3 +245,30 @@ async def test_a_question_never_answered_says_how_to_ask_it_again_without_a_micr
         await wait_until(pilot, lambda: text_of(note) == unanswered_note("typing"))
         assert "say it" not in text_of(note)
         await pilot.press("ctrl+q")
+
+
+async def test_a_question_never_answered_says_hold_space_where_space_is_held(
+    sim: SimServer,  # noqa: F811
+    silence_wav: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """In push-to-talk the note under the question nothing answered said "press space and
+    say it": where the terminal reports key releases space is held while talking, and a
+    press let go of before a word was said sent nothing. It says "hold space" there, and
+    "press space" where space is tapped."""
+    from voicedesk.tui.keyboard import KeyReleaseSupport
+
+    _earlier_log(tmp_path / "session.jsonl")
+    app = sim_app(sim.base_url, silence_wav, tmp_path, resume=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await started(pilot)
+        note = conversation(app).query_one(".unanswered-note", Static)
+        await pilot.press("h")  # push-to-talk, space tapped (no release reported yet)
+        await wait_until(pilot, lambda: text_of(note) == unanswered_note("push-to-talk"))
+        assert "press space" in text_of(note)
+        app._driver.push_key_release = lambda flags: None  # type: ignore[union-attr]
+        app.post_message(KeyReleaseSupport(25))  # the terminal reports releases: hold
+        await wait_until(pilot, lambda: app.talk_mode == "hold")
+        await wait_until(pilot, lambda: text_of(note) == unanswered_note("push-to-talk-hold"))
+        assert "hold space while you say it" in text_of(note)
+        await pilot.press("q")

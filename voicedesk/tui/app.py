@@ -763,7 +763,9 @@ class VoiceDeskApp(App[int]):
         else:
             self.text_input.focus()
 
-    def _refresh_mode(self) -> None:
+    def _refresh_mode(self, news: str = "") -> None:
+        """Show the mode in effect; ``news``, the change the person just made, is said in a
+        notice (with why a WAV microphone's recording waits, when it now does: one toast)."""
         if self.start_error is not None:  # the status bar says "not started" instead
             return
         if not self._conversation_running and self.make_session is not None:
@@ -775,27 +777,43 @@ class VoiceDeskApp(App[int]):
             self._footer_muted = muted
             self.refresh_bindings()
         self.status_bar.set_mode(mode, muted=muted, ptt_open=self.ptt_open)
-        self._say_why_the_recording_waits()
+        if not self._say_why_the_recording_waits(news) and news:
+            self.notify(news, timeout=3)
         if not self.status_bar.typing_only and self.start_error is None:
             self.conversation.set_hint(opening_hint(mode))
-            self.conversation.set_way_in("muted" if muted else mode)
+            held = mode == "push-to-talk" and self.talk_mode == "hold"
+            self.conversation.set_way_in("muted" if muted else f"{mode}-hold" if held else mode)
 
-    def _say_why_the_recording_waits(self) -> None:
+    def _say_why_the_recording_waits(self, news: str = "") -> bool:
         """A WAV microphone (the demo, --input) talks only while it is listened to: muted,
         or switched to push-to-talk, the demo just stopped, the status bar saying "not
         listening" or "ready", and nothing said that the recording was waiting or how to
-        let it go on. The bar says "recording waits"; this says why, once each time."""
+        let it go on. The bar says "recording waits"; this says why, once each time.
+
+        ``news`` (the mode just switched to) leads the notice, if there is one: h with the
+        demo running showed two toasts, "The recording waits…" and "Push-to-talk: …", each
+        naming the talk key. True if the notice was shown."""
         bar = self.status_bar
         why = ("muted" if bar.muted else "closed") if bar.recording_waits else ""
-        if why and why != self._recording_waits_for:
-            self.notify(
-                "The recording waits while muted: press m to let it go on."
-                if why == "muted"
-                else "The recording waits: it talks only while the microphone is open "
-                f"({self.talk_hint}; h: hands-free).",
-                timeout=8,
-            )
+        said = bool(why) and why != self._recording_waits_for
+        if said:
+            if why == "muted":
+                notice = "The recording waits while muted: press m to let it go on."
+            elif news:  # it names the talk key already
+                notice = (
+                    f"{news} The recording waits: it talks only while the microphone is "
+                    "open (h: hands-free)."
+                )
+            else:
+                notice = (
+                    "The recording waits: it talks only while the microphone is open "
+                    f"({self.talk_hint}; h: hands-free)."
+                )
+            if news and why == "muted":
+                notice = f"{news} {notice}"
+            self.notify(notice, timeout=8)
         self._recording_waits_for = why
+        return said
 
     def _keep_theme(self, theme: Any) -> None:
         """A theme picked in the command palette is written to ui.theme, as ctrl+s would:
@@ -948,6 +966,7 @@ class VoiceDeskApp(App[int]):
         if mode == "toggle":
             self._release_held()
         self.refresh_bindings()
+        self._refresh_mode()  # a resumed question's note says "hold space" or "press space"
 
     def action_hands_free(self) -> None:
         session = self._need_session()
@@ -956,10 +975,8 @@ class VoiceDeskApp(App[int]):
         self._let_go_of_ptt(session)
         new: Mode = "push-to-talk" if session.mode == "hands-free" else "hands-free"
         session.set_mode(new)
-        self._refresh_mode()
-        self.notify(
-            "Hands-free: just talk." if new == "hands-free" else f"Push-to-talk: {self.talk_hint}.",
-            timeout=3,
+        self._refresh_mode(
+            "Hands-free: just talk." if new == "hands-free" else f"Push-to-talk: {self.talk_hint}."
         )
 
     @property

@@ -42,10 +42,13 @@ RESUMED_DIVIDER = "— resumed —"
 # and nothing will answer it unless it is asked again.
 # How to ask it again depends on the way in: "say it" was shown on a machine with no
 # microphone too, and in push-to-talk, where saying it does nothing until space is pressed.
+# Where the terminal reports key releases space is held while talking (talk_key_mode
+# "hold"): "press space and say it" there closed the microphone before a word was said.
 ASK_AGAIN = {
     "starting": "",  # no way in is known until the conversation runs
     "hands-free": " (say it, or press t to type it)",
     "push-to-talk": " (press space and say it, or press t to type it)",
+    "push-to-talk-hold": " (hold space while you say it, or press t to type it)",
     "muted": " (press m to unmute and say it, or press t to type it)",
     "typing": " (type it in the box below and press Enter)",
 }
