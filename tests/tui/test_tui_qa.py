@@ -951,6 +951,30 @@ async def test_the_settings_dialog_folds_the_config_path_after_a_separator(
 
 
 @pytest.mark.parametrize("width", [40, 100])
+async def test_the_settings_text_box_says_how_to_save_at_every_width(
+    tmp_path: Path, width: int
+) -> None:
+    """At 40 columns the settings box's placeholder, "section.key = value, Enter saves",
+    had 26 cells and lost its last word ("…, Enter"): it is shorter there, whole, and the
+    line under the box says "Enter saves" instead. Wide, the placeholder says it."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await _settings_open(pilot)
+        box = app.screen.query_one(Input)
+        status = app.screen.query_one("#settings-status", Static)
+        shown = "".join(s.text for s in box.render_line(0)).strip()
+        assert shown == box.placeholder, (shown, box.placeholder)  # not cut
+        assert shown.startswith("section.key = value")
+        assert ("Enter saves" in shown) == (width == 100), shown
+        assert ("Enter saves" in text_of(status)) == (width == 40), text_of(status)
+        box.value = "ui.theme = nord"  # a save takes the hint line's place, and stays
+        await pilot.press("enter")
+        await pilot.resize_terminal(width + 10, 24)
+        await pilot.pause()
+        assert "saved" in text_of(status), text_of(status)
+
+
+@pytest.mark.parametrize("width", [40, 100])
 def test_snapshot_settings_dialog(snap_compare: Any, tmp_path: Path, width: int) -> None:
     """The settings dialog with a long config path, at 40 and 100 columns (see above)."""
     app = fake_app(tmp_path)

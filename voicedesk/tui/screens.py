@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, ScrollableContainer, Vertical, VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 
@@ -261,6 +263,34 @@ def cannot_save(config_path: Path, exc: OSError) -> UserError:
     )
 
 
+# The settings dialog's text box says what to type and how to save it; where that does not
+# fit (at 40 columns the box has 26 cells: it showed "section.key = value, Enter", the saving
+# word lost) it says only what to type, and the line under it says how to save.
+PAIR_PLACEHOLDER = "section.key = value, Enter saves"
+PAIR_PLACEHOLDER_SHORT = "section.key = value"
+SETTINGS_HINT = "Changes apply the next time voicedesk starts."
+SETTINGS_HINT_SHORT = f"Enter saves. {SETTINGS_HINT}"
+
+
+class _PairInput(Input):
+    """The settings dialog's text box: its placeholder as long as its width lets it be."""
+
+    class Fitted(Message):
+        """The placeholder was chosen for a new width; ``short``: it leaves out "Enter
+        saves", which the dialog's hint line says instead."""
+
+        def __init__(self, short: bool) -> None:
+            super().__init__()
+            self.short = short
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (an Input draws its placeholder wrapped, and shows only the first line of it;
+        # one cell is the cursor's)
+        short = cell_len(PAIR_PLACEHOLDER) >= self.content_size.width
+        self.placeholder = PAIR_PLACEHOLDER_SHORT if short else PAIR_PLACEHOLDER
+        self.post_message(self.Fitted(short))
+
+
 class SettingsScreen(_Dialog, inherit_bindings=False):
     """Shows the config file and sets ``key = value`` pairs, validated before writing.
 
@@ -281,13 +311,8 @@ class SettingsScreen(_Dialog, inherit_bindings=False):
             yield Static(FoldedPath("Config file: ", str(self.config_path)), id="settings-path")
             # The input and its verdict come before the file: on a short terminal the dialog
             # is cut at the bottom, and the file view is what can give way (it scrolls).
-            yield Input(placeholder="section.key = value, Enter saves", id="settings-input")
-            yield Static(
-                Content.styled(
-                    "Changes apply the next time voicedesk starts.", "$foreground-muted"
-                ),
-                id="settings-status",
-            )
+            yield _PairInput(placeholder=PAIR_PLACEHOLDER, id="settings-input")
+            yield Static(Content.styled(SETTINGS_HINT, "$foreground-muted"), id="settings-status")
             with VerticalScroll(id="settings-file"):
                 yield Static(self._file_text(), id="settings-content", markup=False)
 
@@ -311,6 +336,15 @@ class SettingsScreen(_Dialog, inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def on__pair_input_fitted(self, message: _PairInput.Fitted) -> None:
+        """The text box's placeholder left "Enter saves" out, or took it back: the hint
+        under it says it instead (until a save or an error takes the line's place)."""
+        status = self.query_one("#settings-status", Static)
+        if status.has_class("ok") or status.has_class("error"):
+            return
+        hint = SETTINGS_HINT_SHORT if message.short else SETTINGS_HINT
+        status.update(Content.styled(hint, "$foreground-muted"))
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         from voicedesk.tui.config_edit import apply_pair
