@@ -950,6 +950,43 @@ async def test_the_settings_dialog_folds_the_config_path_after_a_separator(
         assert "".join(lines) == f"Config file: {LONG_CONFIG}"
 
 
+async def test_a_notice_quoting_a_long_path_folds_it_after_a_separator(tmp_path: Path) -> None:
+    """The demo's notice ("they grow in /home/…/answers.partial.wav, which becomes …")
+    folded its paths wherever the line ran out: mid-name (".partial" / ".wav"), or with
+    the "," after the path starting the next line (", which becomes"). A line that ends
+    within a path now ends after a "/", the punctuation after it kept with its name."""
+    from voicedesk.tui.widgets.conversation import _PATH_BREAKS, NoticeLine, _fold_lines
+
+    # a name longer than its line is still cut, but not just before the "," after it
+    said = "ℹ in answers.wav, ok"
+    assert [said[a:b] for a, b in _fold_lines(said, 11, 2, _PATH_BREAKS)] == [
+        "ℹ in",
+        "answers.wa",
+        "v, ok",
+    ]
+    part = "/home/robin-alexander/.local/share/voicedesk/demo/answers.partial.wav"
+    message = f"The answers grow in {part}, which becomes answers.wav when you quit."
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await started_fake(pilot)
+        app.bus.publish(ev.Notice(level="info", message=message, kept=True))
+        await pilot.pause()
+        line = app.conversation.query_one(NoticeLine)
+        for width in range(100, 39, -1):  # (Textual put "," first on a line at 69 cells)
+            await pilot.resize_terminal(width, 30)
+            await pilot.pause()
+            shown = [
+                "".join(s.text for s in line.render_line(y)).strip()
+                for y in range(line.size.height)
+            ]
+            assert "".join(shown).replace(" ", "") == f"ℹ{message}".replace(" ", ""), shown
+            for text in shown:
+                assert not text.startswith(","), (width, shown)
+                last = text.split(" ")[-1]
+                if last != part and part.startswith(last):  # a line ending within the path
+                    assert last.endswith("/"), (width, shown)
+
+
 @pytest.mark.parametrize("width", [40, 100])
 async def test_the_settings_text_box_says_how_to_save_at_every_width(
     tmp_path: Path, width: int
