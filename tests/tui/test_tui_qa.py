@@ -32,7 +32,7 @@ from voicedesk.errors import UserError
 from voicedesk.tui.app import VoiceDeskApp
 from voicedesk.tui.audio_check import AudioCheckScreen
 from voicedesk.tui.screens import HelpScreen, ToolDetailScreen
-from voicedesk.tui.widgets.folded_path import fold_path
+from voicedesk.tui.widgets.folded_text import PATH_BREAKS, fold_lines
 from voicedesk.tui.widgets.timings import Waterfall
 
 TOOL_T = {
@@ -844,7 +844,8 @@ async def test_a_tool_card_at_30_columns_breaks_long_words_at_their_joints(
     """At 30 columns the card read "✓" / "docs__search_document" / "s (query=renovation"
     and "folder=projects/north" / "-…)": Textual folds a word wider than its line at
     whatever cell it reaches. The icon stays with the name, a word that fits is whole on
-    its line, and one that does not is broken after a "__", "/", "=" or the like."""
+    its line, and one that does not is broken after a "__", "/", "=" or the like, its first
+    piece on the line before it where one fits."""
     from test_tui import conversation
 
     from voicedesk.tui.widgets.conversation import ToolCard
@@ -862,9 +863,10 @@ async def test_a_tool_card_at_30_columns_breaks_long_words_at_their_joints(
         ]
         assert lines[:2] == ["✓ docs__", "search_documents"], lines
         assert "(query=renovation" in lines
-        assert "folder=projects/" in lines and lines[
-            lines.index("folder=projects/") + 1
-        ].startswith("north-…)"), lines
+        # a word too wide for its line begins beside the words before it, broken at a joint
+        assert "budget, folder=" in lines and lines[
+            lines.index("budget, folder=") + 1
+        ].startswith("projects/north-…)"), lines
         # every other word is whole on one line
         words = card.render().plain.split()
         assert sum(1 for w in words if w in " ".join(lines).split()) >= len(words) - 3
@@ -930,7 +932,8 @@ async def test_the_settings_dialog_folds_the_config_path_after_a_separator(
     """At 40 columns the settings dialog's first line folded the config file's path where
     the line ran out, mid-name (".config/vo" / "icedesk-settings/config.toml"): each line
     of it now ends after a "/", and no folder's name is cut."""
-    assert fold_path("File: ", "/a/long-folder-name/b.toml", 10) == [
+    said = "File: /a/long-folder-name/b.toml"
+    assert [said[a:b] for a, b in fold_lines(said, 10, breaks=PATH_BREAKS)] == [
         "File: /a/",
         "long-folde",  # a name longer than the line is still folded: nothing else shows it
         "r-name/",
@@ -955,11 +958,11 @@ async def test_a_notice_quoting_a_long_path_folds_it_after_a_separator(tmp_path:
     folded its paths wherever the line ran out: mid-name (".partial" / ".wav"), or with
     the "," after the path starting the next line (", which becomes"). A line that ends
     within a path now ends after a "/", the punctuation after it kept with its name."""
-    from voicedesk.tui.widgets.conversation import _PATH_BREAKS, NoticeLine, _fold_lines
+    from voicedesk.tui.widgets.conversation import NoticeLine
 
     # a name longer than its line is still cut, but not just before the "," after it
     said = "ℹ in answers.wav, ok"
-    assert [said[a:b] for a, b in _fold_lines(said, 11, 2, _PATH_BREAKS)] == [
+    assert [said[a:b] for a, b in fold_lines(said, 11, 2, PATH_BREAKS)] == [
         "ℹ in",
         "answers.wa",
         "v, ok",

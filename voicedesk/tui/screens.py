@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Markdown, Static, TextArea
 
 from voicedesk.errors import ConfigError, UserError
 from voicedesk.tools.results import without_sdk_prefix
-from voicedesk.tui.widgets.folded_path import FoldedPath
+from voicedesk.tui.widgets.folded_text import folded_path
 from voicedesk.tui.widgets.footer import AppFooter
 from voicedesk.tui.widgets.tools import EARLIER_DETAIL, NOT_LOGGED
 from voicedesk.tui.widgets.visible import visible_controls
@@ -241,7 +241,7 @@ class SetupScreen(Screen[None]):
             yield Markdown(SETUP_TEXT, id="setup-text")
             if self.config_path:
                 muted = "$foreground-muted"  # folded after a "/" on a narrow terminal
-                path = FoldedPath(
+                path = folded_path(
                     "Config file: ", str(self.config_path), label_style=muted, style=muted
                 )
                 yield Static(path, id="setup-config")
@@ -308,7 +308,7 @@ class SettingsScreen(_Dialog, inherit_bindings=False):
         with VerticalScroll(classes="dialog", id="settings") as box:
             box.border_title = "Settings"
             # folded after a separator, not mid-name, on a narrow terminal
-            yield Static(FoldedPath("Config file: ", str(self.config_path)), id="settings-path")
+            yield Static(folded_path("Config file: ", str(self.config_path)), id="settings-path")
             # The input and its verdict come before the file: on a short terminal the dialog
             # is cut at the bottom, and the file view is what can give way (it scrolls).
             yield _PairInput(placeholder=PAIR_PLACEHOLDER, id="settings-input")

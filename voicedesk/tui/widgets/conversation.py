@@ -12,7 +12,6 @@ turns' bookkeeping: nothing the engine says now revises them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from textual.widgets import Static
 from voicedesk import events as ev
 from voicedesk.engine.metrics import answer_cut, error_said, timings_line
 from voicedesk.tools.results import without_sdk_prefix
+from voicedesk.tui.widgets.folded_text import PATH_BREAKS, FoldedText
 from voicedesk.tui.widgets.growing_text import GrowingText, WrapCache
 from voicedesk.tui.widgets.visible import visible_controls
 from voicedesk.tui.widgets.width_text import WidthText
@@ -313,16 +313,16 @@ class NoticeLine(Static):
             notice.level, ("⚠", "$warning")
         )
         super().__init__(
-            # a path quoted wider than the line is folded after a "/" (``_PATH_BREAKS``), as
+            # a path quoted wider than the line is folded after a "/" (``PATH_BREAKS``), as
             # the settings dialog folds its own: Textual folded it wherever the line ran out,
             # mid-name, or with the "," after it starting the next line
-            _FoldedText(
+            FoldedText(
                 # a tool server's stderr, quoted in its warning, may hold a terminal's codes
                 Content.assemble(
                     (f"{mark} ", colour), (visible_controls(notice.message), "$foreground-muted")
                 ),
                 glued=len(mark) + 1,
-                breaks=_PATH_BREAKS,
+                breaks=PATH_BREAKS,
             ),
             classes="turn notice-line",
         )
@@ -382,81 +382,7 @@ class ToolCard(Static):
             (f" ({args})" if args else "", "$foreground-muted"),
             f"  {self.detail}" if self.detail else running,
         )
-        self.update(_FoldedText(content, glued=len(icon) + 1))
-
-
-# Where a word too long for its line is broken, after the last of these that fits: a path
-# at a "/", a tool's name after its server's "__", "key=" before its value.
-_WORD_BREAKS = "/_-.,=:"
-# ...in a notice's text: a path's separators only ("answers." / "partial.wav" was a name cut)
-_PATH_BREAKS = "/\\"
-# Never alone at the start of a line: the punctuation after a word folded at the line's end
-_TRAILING = ",.;:!?)]}'\""
-
-
-def _fold_lines(
-    plain: str, width: int, glued: int, breaks: str = _WORD_BREAKS
-) -> list[tuple[int, int]]:
-    """``plain`` broken into lines of at most ``width`` cells at its spaces, as (start, end)
-    offsets. A word wider than a line (a long path, a namespaced tool name at 30 columns)
-    is broken after its last ``breaks`` character that fits, and only with none
-    mid-word; the punctuation ending it ("path,") keeps a character of it company.
-    Nothing breaks in the first ``glued`` characters (the icon and its space):
-    "✓" stood alone on a line above the name. A line end in ``plain`` (a notice quoting
-    a program's output) ends a line here too."""
-    words = [[m.start(), m.end()] for m in re.finditer(r"[^\s]+|\n", plain)]
-    if len(words) > 1 and words[0][1] < glued and plain[words[1][0]] != "\n":
-        icon = words.pop(0)
-        words[0][0] = icon[0]
-    lines: list[tuple[int, int]] = []
-    start = end = -1  # the line being filled (none yet)
-    for w_start, w_end in words:
-        if plain[w_start] == "\n":
-            lines.append((start, end) if start >= 0 else (w_start, w_start))  # (an empty one)
-            start = end = -1
-            continue
-        if start >= 0 and w_end - start <= width:
-            end = w_end
-            continue
-        if start >= 0:
-            lines.append((start, end))
-        while w_end - w_start > width:  # wider than a line: a piece at a time
-            fits = plain[w_start : w_start + width]
-            # a namespaced tool's name after its server's "__", else the last break
-            at = fits.rfind("__") + 2 if "_" in breaks and "__" in fits[1:] else 0
-            at = at or max((i + 1 for i, c in enumerate(fits) if c in breaks), default=0)
-            cut = w_start + (at or width)
-            if cut - w_start > 1 and all(c in _TRAILING for c in plain[cut:w_end]):
-                cut -= 1  # "…/answers.wa" / "v," rather than "…/answers.wav" / ","
-            lines.append((w_start, cut))
-            w_start = cut
-        start, end = w_start, w_end
-    if start >= 0:
-        lines.append((start, end))
-    return lines
-
-
-class _FoldedText(WidthText):
-    """A tool card's or a notice's text laid out for the width it is drawn at
-    (``_fold_lines``): Textual folds a word wider than its line anywhere, so at 30 columns
-    the card read "docs__search_document" / "s (query=…" and "projects/north" / "-…)", and
-    a notice quoting a long path put the "," after it at the start of a line."""
-
-    def __init__(self, content: Content, *, glued: int, breaks: str = _WORD_BREAKS) -> None:
-        super().__init__(content)
-        self.glued = glued
-        self.breaks = breaks
-        self._at_width: dict[int, Content] = {}
-
-    def _at(self, width: int) -> Content:
-        laid = self._at_width.get(width)
-        if laid is None:
-            if width <= 0:
-                return self.content
-            lines = _fold_lines(self.content.plain, width, self.glued, self.breaks)
-            laid = Content("\n").join([self.content[a:b] for a, b in lines])
-            self._at_width[width] = laid
-        return laid
+        self.update(FoldedText(content, glued=len(icon) + 1))
 
 
 def _failure(record: dict[str, Any]) -> str | None:
