@@ -2715,3 +2715,31 @@ async def test_find_replace_says_how_a_paragraph_with_an_eszett_spells_the_words
             replace_with="Allee",
         )
         assert said.endswith("It does appear as “Hauptstraße”; use find=“Hauptstraße”."), said
+
+
+async def test_a_binary_file_under_a_text_name_is_called_binary_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    """A picture saved as photo.txt was refused as "The file is not UTF-8 text, so I cannot
+    read it safely.": untrue of a picture, and no word on what to do. Its NUL bytes say it
+    is binary whatever byte comes first; a text file with a byte that is no letter in UTF-8
+    or Windows-1252 is named by that byte, with how to make it readable."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    picture = b"\x89PNG\r\n\x1a\n\x81\x8d" + bytes(range(256)) * 8
+    (root / "photo.txt").write_bytes(picture)
+    odd = b"Plain text with one odd byte \x81 in it.\n"
+    (root / "odd.txt").write_bytes(odd)
+    async with docs_server(root) as docs:
+        said = await docs.fail("read_document", path="photo.txt")
+        assert "contains NUL bytes, so it is not plain text (it may be binary" in said, said
+        said = await docs.fail(
+            "edit_document", path="odd.txt", action="find_replace", find="odd", replace_with="x"
+        )
+        assert (
+            "neither UTF-8 nor Windows-1252 text (byte 0x81 at position 29 is no letter in "
+            "either), so it may be a binary file under a text name" in said
+        ), said
+        assert "saving it as UTF-8 makes it readable here" in said, said
+    assert (root / "photo.txt").read_bytes() == picture
+    assert (root / "odd.txt").read_bytes() == odd
