@@ -2743,3 +2743,19 @@ async def test_a_binary_file_under_a_text_name_is_called_binary_and_left_alone(
         assert "saving it as UTF-8 makes it readable here" in said, said
     assert (root / "photo.txt").read_bytes() == picture
     assert (root / "odd.txt").read_bytes() == odd
+
+
+async def test_a_file_of_a_kind_not_handled_says_how_to_use_it(tmp_path: Path) -> None:
+    """Asked to read server.log, the model heard only "server.log has .log; I can only work
+    with documents ending in .docx, ..." and told the person it could not help; a copy
+    named .txt would do, and the answer now says so (for a new document's name too)."""
+    root = folder_with(tmp_path, {"server.log": "12:00 started\n"})
+    async with docs_server(root) as docs:
+        said = await docs.fail("read_document", path="server.log")
+        assert said.endswith(
+            "A copy saved with one of those endings can be used here (a log or CSV file as "
+            ".txt, an old Word .doc as .docx from Word)."
+        ), said
+        said = await docs.fail("create_document", path="notes.log", content="hi")
+        assert "a log or CSV file as .txt" in said, said
+    assert not (root / "notes.log").exists()
