@@ -2759,3 +2759,37 @@ async def test_a_file_of_a_kind_not_handled_says_how_to_use_it(tmp_path: Path) -
         said = await docs.fail("create_document", path="notes.log", content="hi")
         assert "a log or CSV file as .txt" in said, said
     assert not (root / "notes.log").exists()
+
+
+async def test_a_paragraph_added_at_the_start_goes_below_the_front_matter(
+    tmp_path: Path,
+) -> None:
+    """ "Add a line at the top of my trip note" (paragraph=0) put it above the note's YAML
+    front matter: its "---" lines then read as a rule and a heading, and the notes app or
+    site generator lost the title and tags. It goes just below the front matter now; a file
+    whose first block only looks like a rule keeps the start as the start."""
+    root = folder_with(
+        tmp_path,
+        {
+            "trip.md": "---\ntitle: Trip\ntags: [travel]\n---\n\n# Trip\n\nPack bags.\n",
+            "rule.md": "---\n\nNot front matter.\n",
+        },
+    )
+    async with docs_server(root) as docs:
+        await docs.call("read_document", path="trip.md")
+        said = await docs.call(
+            "edit_document", path="trip.md", action="insert_paragraph", paragraph=0, text="Hi."
+        )
+        assert said.splitlines()[0] == (
+            "Added a paragraph below the front matter at the start of trip.md; it is now "
+            "paragraph 2."
+        ), said
+        assert (root / "trip.md").read_text() == (
+            "---\ntitle: Trip\ntags: [travel]\n---\n\nHi.\n\n# Trip\n\nPack bags.\n"
+        )
+        assert "[1] ---\ntitle: Trip" in await docs.call("read_document", path="trip.md")
+        await docs.call("read_document", path="rule.md")
+        await docs.call(
+            "edit_document", path="rule.md", action="insert_paragraph", paragraph=0, text="Hi."
+        )
+        assert (root / "rule.md").read_text() == "Hi.\n\n---\n\nNot front matter.\n"

@@ -108,6 +108,18 @@ def _front_matter_end(lines: list[tuple[int, int, str]]) -> int:
     return 0
 
 
+def is_front_matter(block: Block) -> bool:
+    """Whether ``block``, the first of a Markdown document, is its YAML front matter (it
+    is one block: :func:`markdown_spans`)."""
+    lines = block.text.splitlines()
+    return (
+        block.level == 0
+        and len(lines) >= 2
+        and bool(_FRONT_MATTER_OPEN.match(lines[0]))
+        and bool(_FRONT_MATTER_CLOSE.match(lines[-1]))
+    )
+
+
 def markdown_spans(text: str, *, front_matter: bool = True) -> list[tuple[Block, int, int]]:
     """Headings (ATX and setext) and blank-line separated blocks, each with its place in
     ``text``. ``front_matter=False`` for a piece from the middle of a file, whose first
