@@ -2793,3 +2793,21 @@ async def test_a_paragraph_added_at_the_start_goes_below_the_front_matter(
             "edit_document", path="rule.md", action="insert_paragraph", paragraph=0, text="Hi."
         )
         assert (root / "rule.md").read_text() == "Hi.\n\n---\n\nNot front matter.\n"
+
+
+async def test_find_documents_takes_a_name_said_without_its_accents(tmp_path: Path) -> None:
+    """ "Open my cafe notes": speech to text writes no accents, and find_documents found no
+    "my notes ✨ café.md" (in another order, "cafe" is too far from "café" for a slip),
+    while search, given the same words, finds "Café" in the text. Names are compared with
+    accents folded away too."""
+    root = folder_with(
+        tmp_path,
+        {"my notes ✨ café.md": "# Menu\n", "Résumé, Anna Nuñez.md": "# CV\n", "cake.md": "x\n"},
+    )
+    async with docs_server(root) as docs:
+        said = await docs.call("find_documents", query="cafe notes")
+        assert said.startswith("Found one document matching “cafe notes”: my notes ✨ café.md"), (
+            said
+        )
+        said = await docs.call("find_documents", query="anna nunez resume")
+        assert said.startswith("Found one document matching “anna nunez resume”: Résumé, "), said
