@@ -2766,13 +2766,15 @@ async def test_a_paragraph_added_at_the_start_goes_below_the_front_matter(
 ) -> None:
     """ "Add a line at the top of my trip note" (paragraph=0) put it above the note's YAML
     front matter: its "---" lines then read as a rule and a heading, and the notes app or
-    site generator lost the title and tags. It goes just below the front matter now; a file
-    whose first block only looks like a rule keeps the start as the start."""
+    site generator lost the title and tags. It goes just below the front matter now (YAML,
+    or Hugo's TOML between "+++" lines); a file whose first block only looks like a rule
+    keeps the start as the start."""
     root = folder_with(
         tmp_path,
         {
             "trip.md": "---\ntitle: Trip\ntags: [travel]\n---\n\n# Trip\n\nPack bags.\n",
             "rule.md": "---\n\nNot front matter.\n",
+            "hugo.md": "+++\ntitle = 'Trip'\n+++\n\nPack bags.\n",
         },
     )
     async with docs_server(root) as docs:
@@ -2793,6 +2795,11 @@ async def test_a_paragraph_added_at_the_start_goes_below_the_front_matter(
             "edit_document", path="rule.md", action="insert_paragraph", paragraph=0, text="Hi."
         )
         assert (root / "rule.md").read_text() == "Hi.\n\n---\n\nNot front matter.\n"
+        await docs.call("read_document", path="hugo.md")  # Hugo's TOML front matter
+        await docs.call(
+            "edit_document", path="hugo.md", action="insert_paragraph", paragraph=0, text="Hi."
+        )
+        assert (root / "hugo.md").read_text() == "+++\ntitle = 'Trip'\n+++\n\nHi.\n\nPack bags.\n"
 
 
 async def test_find_documents_takes_a_name_said_without_its_accents(tmp_path: Path) -> None:

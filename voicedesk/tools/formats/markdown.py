@@ -53,6 +53,7 @@ _NOT_PARAGRAPH_START = re.compile(r"^(?: {0,3}\t| {4}| {0,3}<[A-Za-z!?/])")
 # YAML front matter: "---" as the file's first line, up to a closing "---" or "...".
 _FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*$")
 _FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+_TOML_FENCE = re.compile(r"^\+\+\+[ \t]*$")  # Hugo's TOML front matter
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -110,14 +111,14 @@ def _front_matter_end(lines: list[tuple[int, int, str]]) -> int:
 
 def is_front_matter(block: Block) -> bool:
     """Whether ``block``, the first of a Markdown document, is its YAML front matter (it
-    is one block: :func:`markdown_spans`)."""
+    is one block: :func:`markdown_spans`) or Hugo's TOML front matter between "+++" lines
+    (one block when it has no blank line)."""
     lines = block.text.splitlines()
-    return (
-        block.level == 0
-        and len(lines) >= 2
-        and bool(_FRONT_MATTER_OPEN.match(lines[0]))
-        and bool(_FRONT_MATTER_CLOSE.match(lines[-1]))
-    )
+    if block.level or len(lines) < 2:
+        return False
+    if _TOML_FENCE.match(lines[0]):
+        return bool(_TOML_FENCE.match(lines[-1]))
+    return bool(_FRONT_MATTER_OPEN.match(lines[0]) and _FRONT_MATTER_CLOSE.match(lines[-1]))
 
 
 def markdown_spans(text: str, *, front_matter: bool = True) -> list[tuple[Block, int, int]]:
