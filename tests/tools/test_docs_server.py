@@ -2715,3 +2715,106 @@ async def test_find_replace_says_how_a_paragraph_with_an_eszett_spells_the_words
             replace_with="Allee",
         )
         assert said.endswith("It does appear as “Hauptstraße”; use find=“Hauptstraße”."), said
+
+
+async def test_a_binary_file_under_a_text_name_is_called_binary_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    """A picture saved as photo.txt was refused as "The file is not UTF-8 text, so I cannot
+    read it safely.": untrue of a picture, and no word on what to do. Its NUL bytes say it
+    is binary whatever byte comes first; a text file with a byte that is no letter in UTF-8
+    or Windows-1252 is named by that byte, with how to make it readable."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    picture = b"\x89PNG\r\n\x1a\n\x81\x8d" + bytes(range(256)) * 8
+    (root / "photo.txt").write_bytes(picture)
+    odd = b"Plain text with one odd byte \x81 in it.\n"
+    (root / "odd.txt").write_bytes(odd)
+    async with docs_server(root) as docs:
+        said = await docs.fail("read_document", path="photo.txt")
+        assert "contains NUL bytes, so it is not plain text (it may be binary" in said, said
+        said = await docs.fail(
+            "edit_document", path="odd.txt", action="find_replace", find="odd", replace_with="x"
+        )
+        assert (
+            "neither UTF-8 nor Windows-1252 text (byte 0x81 at position 29 is no letter in "
+            "either), so it may be a binary file under a text name" in said
+        ), said
+        assert "saving it as UTF-8 makes it readable here" in said, said
+    assert (root / "photo.txt").read_bytes() == picture
+    assert (root / "odd.txt").read_bytes() == odd
+
+
+async def test_a_file_of_a_kind_not_handled_says_how_to_use_it(tmp_path: Path) -> None:
+    """Asked to read server.log, the model heard only "server.log has .log; I can only work
+    with documents ending in .docx, ..." and told the person it could not help; a copy
+    named .txt would do, and the answer now says so (for a new document's name too)."""
+    root = folder_with(tmp_path, {"server.log": "12:00 started\n"})
+    async with docs_server(root) as docs:
+        said = await docs.fail("read_document", path="server.log")
+        assert said.endswith(
+            "A copy saved with one of those endings can be used here (a log or CSV file as "
+            ".txt, an old Word .doc as .docx from Word)."
+        ), said
+        said = await docs.fail("create_document", path="notes.log", content="hi")
+        assert "a log or CSV file as .txt" in said, said
+    assert not (root / "notes.log").exists()
+
+
+async def test_a_paragraph_added_at_the_start_goes_below_the_front_matter(
+    tmp_path: Path,
+) -> None:
+    """ "Add a line at the top of my trip note" (paragraph=0) put it above the note's YAML
+    front matter: its "---" lines then read as a rule and a heading, and the notes app or
+    site generator lost the title and tags. It goes just below the front matter now (YAML,
+    or Hugo's TOML between "+++" lines); a file whose first block only looks like a rule
+    keeps the start as the start."""
+    root = folder_with(
+        tmp_path,
+        {
+            "trip.md": "---\ntitle: Trip\ntags: [travel]\n---\n\n# Trip\n\nPack bags.\n",
+            "rule.md": "---\n\nNot front matter.\n",
+            "hugo.md": "+++\ntitle = 'Trip'\n+++\n\nPack bags.\n",
+        },
+    )
+    async with docs_server(root) as docs:
+        await docs.call("read_document", path="trip.md")
+        said = await docs.call(
+            "edit_document", path="trip.md", action="insert_paragraph", paragraph=0, text="Hi."
+        )
+        assert said.splitlines()[0] == (
+            "Added a paragraph below the front matter at the start of trip.md; it is now "
+            "paragraph 2."
+        ), said
+        assert (root / "trip.md").read_text() == (
+            "---\ntitle: Trip\ntags: [travel]\n---\n\nHi.\n\n# Trip\n\nPack bags.\n"
+        )
+        assert "[1] ---\ntitle: Trip" in await docs.call("read_document", path="trip.md")
+        await docs.call("read_document", path="rule.md")
+        await docs.call(
+            "edit_document", path="rule.md", action="insert_paragraph", paragraph=0, text="Hi."
+        )
+        assert (root / "rule.md").read_text() == "Hi.\n\n---\n\nNot front matter.\n"
+        await docs.call("read_document", path="hugo.md")  # Hugo's TOML front matter
+        await docs.call(
+            "edit_document", path="hugo.md", action="insert_paragraph", paragraph=0, text="Hi."
+        )
+        assert (root / "hugo.md").read_text() == "+++\ntitle = 'Trip'\n+++\n\nHi.\n\nPack bags.\n"
+
+
+async def test_find_documents_takes_a_name_said_without_its_accents(tmp_path: Path) -> None:
+    """ "Open my cafe notes": speech to text writes no accents, and find_documents found no
+    "my notes ✨ café.md" (in another order, "cafe" is too far from "café" for a slip),
+    while search, given the same words, finds "Café" in the text. Names are compared with
+    accents folded away too."""
+    root = folder_with(
+        tmp_path,
+        {"my notes ✨ café.md": "# Menu\n", "Résumé, Anna Nuñez.md": "# CV\n", "cake.md": "x\n"},
+    )
+    async with docs_server(root) as docs:
+        said = await docs.call("find_documents", query="cafe notes")
+        assert said.startswith("Found one document matching “cafe notes”: my notes ✨ café.md"), (
+            said
+        )
+        said = await docs.call("find_documents", query="anna nunez resume")
+        assert said.startswith("Found one document matching “anna nunez resume”: Résumé, "), said

@@ -171,6 +171,11 @@ def insert_paragraph(e: Edit) -> Edited | str:
                 f"paragraph={last + 1}."
             )
         where = "at the start" if at == 0 else f"after paragraph {at}"
+        if at == 0 and e.kind == "markdown" and blocks and formats.is_front_matter(blocks[0]):
+            # Before it, the front matter was front matter no more: its "---" lines read
+            # as a rule and a heading, and a site generator or notes app lost the title,
+            # tags and dates it held. The start of the text is just after it.
+            at, where = 1, "below the front matter at the start"
     elif section:
         head = formats.find_heading(blocks, section)
         at = formats.section_range(blocks, head)[1]

@@ -474,12 +474,15 @@ class DocsTools:
         return "\n".join(capped) + unusable
 
     def find_documents(self, query: str) -> str:
-        """Find documents by name (not content): forgiving of case, word order and small slips
-        in words (not in numbers: "invoice 2024" finds no invoice 2023).
+        """Find documents by name (not content): forgiving of case, accents, word order and small
+        slips in words (not in numbers: "invoice 2024" finds no invoice 2023).
 
         query: words from the name, like 'budget plan' or 'meeting notes march'.
         """
-        said = re.sub(r"[^\w]+", " ", query.casefold()).split()
+        # Accents folded away as search folds them: "cafe notes", as speech to text writes
+        # it, found no "Café notes.md" (too far from "café" for a slip).
+        fold = formats.fold_for_search
+        said = re.sub(r"[^\w]+", " ", fold(unicodedata.normalize("NFC", query))).split()
         if not said:
             raise FormatError("Say what the document is called: the query is empty.")
         wanted = name_stems(said)
@@ -498,12 +501,14 @@ class DocsTools:
         scored: list[tuple[float, str]] = []
         for path in self._documents():
             rel = self.ws.rel(path)
-            name = unicodedata.normalize("NFC", rel)  # a combining accent is not a word char
-            if not all(n.search(name.casefold()) for n in numbers):  # "report2024" has 2024
+            # NFC: a combining accent is not a word char; folded once (a letter for a letter,
+            # so the folded name's stem is the name's stem folded)
+            name = fold(unicodedata.normalize("NFC", rel))
+            if not all(n.search(name) for n in numbers):  # "report2024" has 2024
                 continue
-            words = re.sub(r"[^\w]+", " ", Path(name).stem.casefold()).split()
+            words = re.sub(r"[^\w]+", " ", Path(name).stem).split()
             stem = " ".join(name_stems(words))
-            full = " ".join(name_stems(re.sub(r"[^\w]+", " ", name.casefold()).split()))
+            full = " ".join(name_stems(re.sub(r"[^\w]+", " ", name).split()))
             if words == as_said[0]:
                 score = 4.0
             elif words == as_said[1]:

@@ -53,6 +53,7 @@ _NOT_PARAGRAPH_START = re.compile(r"^(?: {0,3}\t| {4}| {0,3}<[A-Za-z!?/])")
 # YAML front matter: "---" as the file's first line, up to a closing "---" or "...".
 _FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*$")
 _FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+_TOML_FENCE = re.compile(r"^\+\+\+[ \t]*$")  # Hugo's TOML front matter
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -106,6 +107,18 @@ def _front_matter_end(lines: list[tuple[int, int, str]]) -> int:
         if _FRONT_MATTER_CLOSE.match(line):
             return n
     return 0
+
+
+def is_front_matter(block: Block) -> bool:
+    """Whether ``block``, the first of a Markdown document, is its YAML front matter (it
+    is one block: :func:`markdown_spans`) or Hugo's TOML front matter between "+++" lines
+    (one block when it has no blank line)."""
+    lines = block.text.splitlines()
+    if block.level or len(lines) < 2:
+        return False
+    if _TOML_FENCE.match(lines[0]):
+        return bool(_TOML_FENCE.match(lines[-1]))
+    return bool(_FRONT_MATTER_OPEN.match(lines[0]) and _FRONT_MATTER_CLOSE.match(lines[-1]))
 
 
 def markdown_spans(text: str, *, front_matter: bool = True) -> list[tuple[Block, int, int]]:
@@ -330,25 +343,28 @@ def decode_text(data: bytes) -> tuple[str, bool, str]:
                     f"The file starts with a {name} byte-order mark but is not valid {name} "
                     f"text, so I cannot read it safely."
                 ) from None
-    try:
-        text, encoding = data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        if _mostly_utf8(data):  # UTF-8 letters, and a few bytes that are not
-            text, encoding = data.decode("utf-8", errors=MIXED), MIXED
-        else:
-            try:
-                text, encoding = data.decode("cp1252"), "cp1252"
-            except UnicodeDecodeError:
-                raise FormatError(
-                    "The file is not UTF-8 text, so I cannot read it safely."
-                ) from None
-    if "\x00" in text:
+    # NUL bytes first: a picture or program saved under a text name mostly has a byte no
+    # Windows-1252 letter is before its first NUL, and was called "not UTF-8 text".
+    if b"\x00" in data:
         raise FormatError(
             "The file contains NUL bytes, so it is not plain text (it may be binary, or UTF-16 "
             "without a byte-order mark); I leave it alone rather than damage it. Saving it as "
             "UTF-8 makes it readable here."
         )
-    return text, False, encoding
+    try:
+        return data.decode("utf-8"), False, "utf-8"
+    except UnicodeDecodeError:
+        if _mostly_utf8(data):  # UTF-8 letters, and a few bytes that are not
+            return data.decode("utf-8", errors=MIXED), False, MIXED
+    try:
+        return data.decode("cp1252"), False, "cp1252"
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"The file is neither UTF-8 nor Windows-1252 text (byte 0x{data[exc.start]:02x} at "
+            f"position {exc.start} is no letter in either), so it may be a binary file under a "
+            f"text name; I leave it alone rather than damage it. If it is text, saving it as "
+            f"UTF-8 makes it readable here."
+        ) from None
 
 
 _UNCLOSED = (

@@ -116,8 +116,12 @@ def kind_for(name: str) -> Kind:
                 f"{name.rstrip('.')}? (Windows cannot open names ending in a dot.)"
             )
         shown = suffix or "no extension"
+        # What to do too: told only what it could not do, the model gave up on a log file
+        # that a copy named .txt would have let it read.
         raise FormatError(
-            f"{name} has {shown}; I can only work with documents ending in {_SUPPORTED_TEXT}."
+            f"{name} has {shown}; I can only work with documents ending in {_SUPPORTED_TEXT}. "
+            f"A copy saved with one of those endings can be used here (a log or CSV file as "
+            f".txt, an old Word .doc as .docx from Word)."
         )
     return kind
 
