@@ -1306,6 +1306,20 @@ async def test_only_tools_their_server_declares_read_only_may_run_ahead(tmp_path
         assert manager.reads_only(["docs__no_such_tool"])  # runs nothing: answered an error
 
 
+async def _listening(server: Any, port: int) -> None:
+    """Wait until the server process ``server`` takes connections on ``port``: it fails the
+    test if the process ends first (the 20 s bound only stops a hang)."""
+    import socket
+
+    deadline = time.monotonic() + 20
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert time.monotonic() < deadline and server.poll() is None
+        await asyncio.sleep(0.1)
+
+
 HTTP_SERVER = """
 import sys
 
@@ -1339,13 +1353,7 @@ async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
     script.write_text(HTTP_SERVER)
     server = subprocess.Popen([sys.executable, str(script), str(port)], stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None
-            await asyncio.sleep(0.1)
+        await _listening(server, port)
         for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
             monkeypatch.setenv(name, "http://127.0.0.1:9")  # refuses every connection
         for name in ("NO_PROXY", "no_proxy"):
@@ -1480,10 +1488,6 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
     OpenAI refuse every request ("Invalid schema for function ..."), so no answer came at
     all, whatever was asked. The bare array now takes anything (``items: {}``), and a tool
     whose schema is no JSON Schema is left out, with a notice naming it."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "schemas", SCHEMA_SERVER)
     bus = ev.EventBus()
@@ -1502,13 +1506,24 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         assert (await manager.call("schemas__tag", {"tags": ["a"]}, call_id="t")).text == (
             "tag {'tags': ['a']}"
         )
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+        assert await _answer_offered(tools) == "Hi there."
+
+
+async def _answer_offered(tools: list[dict[str, Any]]) -> str:
+    """What the simulated OpenAI chat answers "Hello." with ``tools`` offered: it checks the
+    tools' schemas as OpenAI does, so a schema it would refuse fails the request."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+    async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+        items = [item async for item in llm.stream(request)]
+        await llm.aclose()
+    return "".join(i.text for i in items if isinstance(i, TextDelta))
 
 
 DRAFT4_SERVER = lowlevel_server(
@@ -1551,10 +1566,6 @@ async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> Non
     bound itself), such a tool was left out ("True is not of type 'number'"), and one that
     said ``$schema: draft-04`` was sent as it was, for OpenAI to read as today's. Both are
     now offered with the bound as today's JSON Schema writes it, and work."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "draft4", DRAFT4_SERVER)
     bus = ev.EventBus()
@@ -1579,13 +1590,7 @@ async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> Non
         }
         called = await manager.call("draft4__page", {"id": "a", "n": 2}, call_id="p")
         assert called.text == "page {'id': 'a', 'n': 2}"
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+        assert await _answer_offered(tools) == "Hi there."
 
 
 BROKEN_DRAFT4_SERVER = lowlevel_server(
@@ -1675,10 +1680,6 @@ async def test_a_draft_4_tuple_is_offered_as_prefix_items(tmp_path: Path) -> Non
     ``prefixItems``. It is now offered so, as exact a rewrite, in a schema naming draft 4
     or none, and its calls are checked by the tuple's places. (One whose ``$ref`` points
     into the tuple by its path is still left out: above.)"""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "tuples", TUPLES_SERVER)
     bus = ev.EventBus()
@@ -1707,13 +1708,7 @@ async def test_a_draft_4_tuple_is_offered_as_prefix_items(tmp_path: Path) -> Non
         assert "cell" in wrong.text, wrong.text
         bad_line = await manager.call("tuples__line", {"points": [[1, "x"]]}, call_id="c")
         assert bad_line.is_error and "points[0][1]" in bad_line.text, bad_line.text
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+        assert await _answer_offered(tools) == "Hi there."
 
 
 MANY_TOOLS_SERVER = """
@@ -1751,10 +1746,6 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
     server with many tools (130 here) beside the documents server made every request fail,
     so nothing was ever answered. The first 128 are offered now, the documents tools among
     them, and a notice names the server whose tools were left out."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "many", MANY_TOOLS_SERVER, docs=True)
     bus = ev.EventBus()
@@ -1767,13 +1758,7 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
         manager.llm_tools()  # asked again for the next request: said once
         notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
         assert len(notices) == 1 and "“many”" in notices[0] and "128" in notices[0], notices
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+        assert await _answer_offered(tools) == "Hi there."
 
 
 BIG_RESULT_SERVER = """
@@ -2612,10 +2597,6 @@ async def test_a_tool_described_at_length_is_offered_with_a_description_openai_t
     servers write long ones: the official sequential-thinking server's is 2,781. With it
     configured no answer came at all, whatever was asked. The description is cut to
     what OpenAI takes now, at the end of a line, saying so; its start is kept whole."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "wordy", WORDY_SERVER)
     async with running(
@@ -2630,13 +2611,7 @@ async def test_a_tool_described_at_length_is_offered_with_a_description_openai_t
     kept, note = think.rsplit("\n", 1)
     assert kept.endswith("revise it if needed.")  # whole lines only
     assert note.startswith("[…") and "cut" in note, note
-    sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-    async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-        items = [item async for item in llm.stream(request)]
-        await llm.aclose()
-    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+    assert await _answer_offered(tools) == "Hi there."
 
 
 TASKS_SERVER = lowlevel_server(
@@ -3312,13 +3287,7 @@ async def _raw_http_server(tmp_path: Path, kind: str) -> AsyncIterator[ToolManag
     script.write_text(RAW_HTTP_SERVER)
     server = subprocess.Popen([sys.executable, str(script), str(port), kind])
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None
-            await asyncio.sleep(0.1)
+        await _listening(server, port)
         url = f"http://127.0.0.1:{port}/mcp"
         settings = Settings.model_validate(
             {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
