@@ -174,6 +174,18 @@ def _dropped_create() -> list[dict[str, Any]]:
     ]
 
 
+async def _create_dropped_while_folding(ctx: ContextManager, summariser: Any) -> list[dict]:
+    """Start folding turns 1 and 2, and while ``summariser`` holds them, drop turn 2's
+    create into it (``_dropped_create``); the summary is then let go, not waited for. What
+    becomes of the turn gaining a call mid-fold is what each caller checks."""
+    ctx.maybe_summarize()  # folds turns 1 and 2
+    await summariser.asked.wait()
+    dropped = _dropped_create()
+    ctx.add_dropped_calls(2, dropped)
+    summariser.release.set()
+    return dropped
+
+
 async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     """A background call of turn 2, dropped by "never mind" while a summary was folding
     turn 2, was added to that turn after the summariser had been given it: the summary
@@ -183,11 +195,7 @@ async def test_what_a_turn_gains_while_it_is_being_folded_is_kept():
     ctx = _four_crates(summariser)
     folded: list[list[int]] = []
     ctx.on_summary = lambda summary, ids, count, calls, partly: folded.append(ids)
-    ctx.maybe_summarize()  # folds turns 1 and 2
-    await summariser.asked.wait()
-    dropped = _dropped_create()
-    ctx.add_dropped_calls(2, dropped)
-    summariser.release.set()
+    dropped = await _create_dropped_while_folding(ctx, summariser)
     await ctx.wait_summary()
     assert folded[0] == [1]  # the log kept turn 2 then: --resume had the call
     # turn 2 is folded again, the call given to the summariser with it this time
@@ -227,11 +235,7 @@ async def test_a_turn_kept_because_it_changed_while_folded_is_not_summarised_twi
     it repeats). The next summary is given only what the last one was not."""
     summariser = _Held("The person asked about crates one and two.")
     ctx = _four_crates(summariser)
-    ctx.maybe_summarize()  # folds turns 1 and 2
-    await summariser.asked.wait()
-    dropped = _dropped_create()
-    ctx.add_dropped_calls(2, dropped)
-    summariser.release.set()
+    dropped = await _create_dropped_while_folding(ctx, summariser)
     await ctx.wait_summary()
     first, second = summariser.given[:2]
     assert {"role": "user", "content": "What about crate 2?"} in first
@@ -302,11 +306,7 @@ async def test_what_a_summary_has_of_a_turn_kept_in_the_window_is_not_summarised
     ctx = _four_crates(summariser)
     logged: list[dict] = []
     ctx.on_summary = lambda *said: logged.append(_summary_record(*said))
-    ctx.maybe_summarize()  # folds turns 1 and 2
-    await summariser.asked.wait()
-    dropped = _dropped_create()
-    ctx.add_dropped_calls(2, dropped)
-    summariser.release.set()
+    dropped = await _create_dropped_while_folding(ctx, summariser)
     async with asyncio.timeout(30):
         while not logged:
             await asyncio.sleep(0.01)

@@ -39,6 +39,31 @@ def _text(name: str) -> str:
     return load_utterance(name)[1]
 
 
+def _turns_resumed(session: Any) -> list:
+    """The turns ``--resume`` rebuilds from ``session``'s log: a test compares them with the
+    live ones, as what was said and called must come back the same after a restart."""
+    snapshot, _ = restore_state(session.log.path)
+    resumed = ContextManager(session.settings, model=session.settings.llm.model)
+    resumed.restore(snapshot)
+    return resumed.snapshot()["turns"]
+
+
+def _asked_mentioning(sim: Any, words: str) -> list[list[dict]]:
+    """The messages of every chat request ``sim`` was sent that hold ``words`` anywhere:
+    what the model was asked with once those words were in the conversation."""
+    return [
+        r["messages"]
+        for r in sim.chat_requests()
+        if any(words in str(m.get("content")) for m in r["messages"])
+    ]
+
+
+def _asked_after(sim: Any, words: str) -> list[list[dict]]:
+    """The messages of every chat request ``sim`` was sent whose last message is ``words``:
+    what the model was asked with to answer them."""
+    return [r["messages"] for r in sim.chat_requests() if r["messages"][-1].get("content") == words]
+
+
 def _slow_create_settings(tmp_path: Path, slow_s: float) -> Settings:
     """A workspace of its own, a create that takes ``slow_s``, waited for in the foreground."""
     workspace = tmp_path / "ws"
@@ -57,6 +82,22 @@ def _slow_create_settings(tmp_path: Path, slow_s: float) -> Settings:
 CREATE = SimToolCall(
     name="docs__create_document", arguments={"path": "eggs.md", "content": "Seven minutes."}
 )
+
+
+def _soft_boiled_over_a_create() -> tuple[Any, SimScript]:
+    """The person asks 'How long…', whose answer makes a create first, and goes on ("Soft
+    boiled, please.") 1.2 s into it, before a word of it is heard: the answer is taken back
+    and the two are one turn. The recording and the sim's script, for the tests of that."""
+    from test_conversation_e2e import _say, _spoken_over_the_answer
+
+    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
+    script = SimScript(
+        turns=[
+            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
+            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
+        ]
+    )
+    return scenario, script
 
 
 async def _words_over_a_background_create(
@@ -235,10 +276,7 @@ async def test_a_tool_cut_by_a_barge_in_is_told_to_the_model_live_and_resumed_al
     assert asked[2] == {"role": "tool", "tool_call_id": call["id"], "content": INTERRUPTED_RESULT}
     assert [m for m in asked if m["role"] == "tool"] == [asked[2]]  # once
 
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, sims, monkeypatch):
@@ -250,11 +288,7 @@ async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, si
 
     session = await _create_cut_by_stop(tmp_path, monkeypatch)
     assert session.records[0].heard_text.strip() == "Let me write that down."
-    [asked] = [
-        r["messages"]
-        for r in sims[0].chat_requests()
-        if r["messages"][-1].get("content") == _text("stop")
-    ][-1:]
+    [asked] = _asked_after(sims[0], _text("stop"))[-1:]
     said = [m.get("content") or "" for m in asked if m["role"] == "assistant"]
     assert " ".join(said).count("Let me write that down.") == 1, said
     assert [m["role"] for m in asked[1:]] == ["user", "assistant", "tool", "assistant", "user"]
@@ -262,10 +296,7 @@ async def test_words_before_a_call_cut_by_a_barge_in_are_asked_once(tmp_path, si
     assert asked[4] == {"role": "assistant", "content": CUT_MARK.strip()}
 
     live = session.context.snapshot()["turns"]
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_the_answer_to_words_over_a_running_tool_knows_the_call_it_cut(
@@ -531,10 +562,7 @@ async def test_a_background_call_dropped_by_never_mind_is_told_live_as_on_resume
     session, live = await _memo_read_then_never_mind(tmp_path, script)
     asked = live[0]["messages"]
     assert asked[1]["tool_calls"][0]["function"]["name"] == "docs__read_document"
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def _memo_read_then_never_mind(tmp_path, script: SimScript):
@@ -574,10 +602,7 @@ async def test_words_said_before_a_dropped_call_are_in_the_history_once(tmp_path
     asked = live[0]["messages"]
     assert asked[1]["content"] == "Let me look at the memo."
     assert "Let me look" not in asked[3]["content"]  # said once, with the call
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_never_mind_said_twice_drops_a_waiting_result_once(tmp_path):
@@ -681,17 +706,10 @@ async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_
     are one turn. The call went with the answer taken back: the turn was asked again as if
     nothing had been called, though the create may have been done (asked again, the model
     creates it a second time). The call, with what came of it, goes on with the turn."""
-    from test_conversation_e2e import _say, _spoken_over_the_answer
 
     from voicedesk.engine.resume import NO_RESULT
 
-    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
-            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
-        ]
-    )
+    scenario, script = _soft_boiled_over_a_create()
     session, seen, _, _ = await _run(
         tmp_path, scenario, script, _slow_create_settings(tmp_path, 1), with_tools=True
     )
@@ -700,11 +718,7 @@ async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_
     assert [e for e in seen if isinstance(e, ev.TurnMerged)]
     (record,) = session.records
     assert record.user_text == f"{_text('question')} Soft boiled, please."
-    merged = [
-        r["messages"]
-        for r in sims[0].chat_requests()
-        if any("Soft boiled" in str(m.get("content")) for m in r["messages"])
-    ]
+    merged = _asked_mentioning(sims[0], "Soft boiled")
     assert merged
     for messages in merged:  # asked with the create it had made, and its result
         assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
@@ -717,10 +731,7 @@ async def test_a_call_of_an_answer_taken_back_unheard_goes_on_with_the_turn(tmp_
     results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
     assert calls and sorted(calls) == sorted(results)  # each call once, with its result
     assert all(m["content"] != NO_RESULT for m in messages if m["role"] == "tool")
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_calls_carried_through_two_answers_taken_back_are_asked_once(tmp_path, sims):
@@ -757,11 +768,7 @@ async def test_calls_carried_through_two_answers_taken_back_are_asked_once(tmp_p
         with_tools=True,
     )
     assert len([e for e in seen if isinstance(e, ev.TurnMerged)]) == 2
-    asked = [
-        r["messages"]
-        for r in sims[0].chat_requests()
-        if any("pinch of salt" in str(m.get("content")) for m in r["messages"])
-    ]
+    asked = _asked_mentioning(sims[0], "pinch of salt")
     assert asked
     for messages in asked:
         calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
@@ -773,10 +780,7 @@ async def test_calls_carried_through_two_answers_taken_back_are_asked_once(tmp_p
     calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
     results = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
     assert len(set(calls)) == len(calls) and sorted(results) == sorted(calls), messages
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_turn(tmp_path, sims):
@@ -800,11 +804,7 @@ async def test_a_result_come_before_the_answer_was_taken_back_goes_on_with_the_t
     )
     (record,) = session.records
     assert record.user_text == f"{_text('question')} Soft boiled, please."
-    merged = [
-        r["messages"]
-        for r in sims[0].chat_requests()
-        if any("Soft boiled" in str(m.get("content")) for m in r["messages"])
-    ]
+    merged = _asked_mentioning(sims[0], "Soft boiled")
     assert merged
     for messages in merged:
         (asked,) = [m for m in messages if m.get("tool_calls")]
@@ -846,9 +846,7 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     # turns at the pause in "Soft boiled, | please." and those two merge, as any would
     assert not [e for e in seen if isinstance(e, ev.TurnMerged) and e.turn_id == 1]
     assert [r.user_text for r in session.records[:2]] == [_text("question"), words]
-    asked = [
-        r["messages"] for r in sims[0].chat_requests() if r["messages"][-1].get("content") == words
-    ]
+    asked = _asked_after(sims[0], words)
     assert asked
     for messages in asked:  # every request for them, the prepared ones too
         assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
@@ -859,10 +857,7 @@ async def test_an_answer_whose_call_went_on_in_the_background_is_not_taken_back(
     assert [r.heard_text for r in session.records[2:]] == ["Done."]
 
     live = session.context.snapshot()["turns"]
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 @pytest.mark.parametrize(
@@ -901,9 +896,7 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     assert first.went_background and first.interrupted
     assert heard and said.startswith(heard) and len(heard) < len(said), (heard, said)
     kept = f"{heard}{CUT_MARK} {said[len(heard) :].strip()}{UNHEARD_MARK}"
-    asked = [
-        r["messages"] for r in sims[0].chat_requests() if r["messages"][-1].get("content") == words
-    ]
+    asked = _asked_after(sims[0], words)
     assert asked
     for messages in asked:
         assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
@@ -915,10 +908,7 @@ async def test_a_background_answer_heard_in_part_keeps_its_unheard_holding_line(
     # the words said with the call are in that answer, not again with the call's result
     with_calls = [m for t in live for m in t["messages"] if m.get("tool_calls")]
     assert with_calls and not any(m.get("content") for m in with_calls), with_calls
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_line(
@@ -961,10 +951,7 @@ async def test_a_background_answer_whose_voice_failed_keeps_its_unheard_holding_
     assert BACKGROUND_ERROR_LINE.split(".")[0] in spoken, spoken
 
     live = session.context.snapshot()["turns"]
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_the_question(
@@ -980,19 +967,13 @@ async def test_quitting_as_the_person_goes_on_over_an_answer_taken_back_keeps_th
     import contextlib
     import shutil
 
-    from test_conversation_e2e import _say, _sim, _spoken_over_the_answer
+    from test_conversation_e2e import _sim
 
     from voicedesk import events as ev
     from voicedesk.commands.run import converse
     from voicedesk.engine.session_log import sessions_dir
 
-    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
-            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
-        ]
-    )
+    scenario, script = _soft_boiled_over_a_create()
     inp = tmp_path / "in.wav"
     scenario.write(inp)
     bus = ev.EventBus()
@@ -1048,7 +1029,7 @@ async def test_the_log_after_every_write_of_a_merge_resumes_the_call_it_goes_on_
     retracted (its call with it) and the merged turn without the call, and ``--resume``
     did not know the file had been created. The log as it stood after every write (what
     kill -9 would leave) resumes the create once it is in, and never loses it again."""
-    from test_conversation_e2e import _say, _sim, _spoken_over_the_answer
+    from test_conversation_e2e import _sim
 
     from voicedesk import events as ev
     from voicedesk.commands.run import converse
@@ -1062,13 +1043,7 @@ async def test_the_log_after_every_write_of_a_merge_resumes_the_call_it_goes_on_
         writes.append(self.path.read_bytes())  # what kill -9 would leave now
 
     monkeypatch.setattr(SessionLog, "_write_whole", observed)
-    scenario, _ = _spoken_over_the_answer(_say("Soft boiled, please."), gap_s=0, after_s=1.2)
-    script = SimScript(
-        turns=[
-            SimTurn(transcript=_text("question"), tool_calls=[CREATE], reply="Done."),
-            SimTurn(transcript="Soft boiled, please.", reply="Seven minutes."),
-        ]
-    )
+    scenario, script = _soft_boiled_over_a_create()
     inp = tmp_path / "in.wav"
     scenario.write(inp)
     await converse(
@@ -1286,11 +1261,7 @@ async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_hea
     first = session.records[0]
     heard = first.heard_text.strip()
     assert first.interrupted and heard and said.startswith(heard) and heard != said, heard
-    [asked] = [
-        r["messages"]
-        for r in sims[0].chat_requests()
-        if r["messages"][-1].get("content") == _text("stop")
-    ][-1:]
+    [asked] = _asked_after(sims[0], _text("stop"))[-1:]
     assert [m["role"] for m in asked[1:]] == ["user", "assistant", "tool", "assistant", "user"]
     assert asked[2]["content"] == said
     answer = asked[4]["content"]
@@ -1298,10 +1269,7 @@ async def test_words_before_a_call_heard_in_part_are_said_once_with_what_was_hea
     assert f"“{heard}”" in answer and answer.endswith(CUT_MARK), answer
 
     live = session.context.snapshot()["turns"]
-    snapshot, _ = restore_state(session.log.path)
-    resumed = ContextManager(session.settings, model=session.settings.llm.model)
-    resumed.restore(snapshot)
-    assert resumed.snapshot()["turns"] == live
+    assert _turns_resumed(session) == live
 
 
 async def _docs_jobs(

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typed_sessions import converse_in_text, long_notes, typed_and_answered, typed_over_sim
@@ -368,6 +369,18 @@ def _write_log(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def _call_message(call_id: str, name: str = "docs__read_document", arguments: str = "{}") -> dict:
+    """The model's message calling one tool, as the engine logs it (in a tools record)."""
+    function = {"name": name, "arguments": arguments}
+    calls = [{"id": call_id, "type": "function", "function": function}]
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def _tool_result(call_id: str, text: str) -> dict:
+    """A tool's result for call ``call_id``, as the engine logs it after the call."""
+    return {"role": "tool", "tool_call_id": call_id, "content": text}
+
+
 def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
     """Resuming gave the model its context back but showed the person only a notice: the
     session now publishes the turns they are continuing, as they had them."""
@@ -391,21 +404,8 @@ def test_the_earlier_turns_are_published_for_the_person_to_see(tmp_path):
                 "type": "tools",
                 "turn_id": 2,
                 "messages": [
-                    {
-                        "role": "assistant",
-                        "content": None,
-                        "tool_calls": [
-                            {
-                                "id": "call_7",
-                                "type": "function",
-                                "function": {
-                                    "name": "read_document",
-                                    "arguments": '{"path": "memo.md"}',
-                                },
-                            }
-                        ],
-                    },
-                    {"role": "tool", "tool_call_id": "call_7", "content": memo},
+                    _call_message("call_7", "read_document", '{"path": "memo.md"}'),
+                    _tool_result("call_7", memo),
                 ],
             },
             {
@@ -510,7 +510,10 @@ def test_an_answer_a_failure_cut_short_is_resumed_as_cut_off(tmp_path):
     assert answers == ["The" + FAILED_MARK, "It pulls too."]
 
 
-def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
+def _printed_on_the_console(assistant_text: str, heard_text: str, **marks: Any) -> str:
+    """What the console prints of turn 1, the person having asked about the tides and the
+    answer ``assistant_text`` heard as far as ``heard_text``, with ``marks`` (how it ended)
+    in its record: each console test gives only the answer and how it was cut."""
     import io
 
     from voicedesk.commands.run import ConsolePrinter
@@ -519,13 +522,20 @@ def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
     record = {
         "turn_id": 1,
         "user_text": "Tell me about the tides.",
-        "assistant_text": "The tides come from the moon's pull.",
-        "heard_text": "The",
+        "assistant_text": assistant_text,
+        "heard_text": heard_text,
         "interrupted": False,
-        "error": "The voice service failed",
+        **marks,
     }
     ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
-    assert "assistant › The  ✂ (cut off by an error)" in out.getvalue()
+    return out.getvalue()
+
+
+def test_the_console_marks_an_answer_a_failure_cut_short() -> None:
+    printed = _printed_on_the_console(
+        "The tides come from the moon's pull.", "The", error="The voice service failed"
+    )
+    assert "assistant › The  ✂ (cut off by an error)" in printed
 
 
 def test_a_tool_result_survives_a_kill_in_the_middle_of_its_answer(tmp_path):
@@ -577,21 +587,10 @@ def test_a_tool_result_survives_a_kill_in_the_middle_of_its_answer(tmp_path):
 
 
 def test_the_console_marks_an_answer_stopped_at_max_tokens() -> None:
-    import io
-
-    from voicedesk.commands.run import ConsolePrinter
-
-    out = io.StringIO()
-    record = {
-        "turn_id": 1,
-        "user_text": "Tell me about the tides.",
-        "assistant_text": "The tides come from the",
-        "heard_text": "The tides come from the",
-        "interrupted": False,
-        "reached_max_tokens": True,
-    }
-    ConsolePrinter(stream=out)(ev.TurnMetrics(turn_id=1, record=record))
-    assert "assistant › The tides come from the  ✂ (stopped at llm.max_tokens)" in out.getvalue()
+    printed = _printed_on_the_console(
+        "The tides come from the", "The tides come from the", reached_max_tokens=True
+    )
+    assert "assistant › The tides come from the  ✂ (stopped at llm.max_tokens)" in printed
 
 
 async def test_a_summary_over_a_smaller_budget_leaves_the_persons_words_whole(
@@ -855,14 +854,6 @@ def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_calle
     them; a job the person cancelled is resumed with what it had done."""
     from voicedesk.engine.tool_jobs import CANCELLED_RESULT
 
-    def call(call_id: str) -> dict:
-        function = {"name": "docs__read_document", "arguments": "{}"}
-        calls = [{"id": call_id, "type": "function", "function": function}]
-        return {"role": "assistant", "content": None, "tool_calls": calls}
-
-    def result(call_id: str, text: str) -> dict:
-        return {"role": "tool", "tool_call_id": call_id, "content": text}
-
     def background(turn_id: int, *messages: dict) -> dict:
         return {"type": "pending_tools", "turn_id": turn_id, "messages": list(messages)}
 
@@ -874,28 +865,32 @@ def test_background_results_no_answer_took_up_are_resumed_in_the_turn_that_calle
         tmp_path / "s.jsonl",
         [
             {"type": "user", "turn_id": 1, "text": "Read the memo."},
-            background(1, call("a")),
+            background(1, _call_message("a")),
             holding(1),
-            background(1, call("a"), result("a", "42")),
-            {"type": "tools", "turn_id": 2, "messages": [call("a"), result("a", "42")]},
+            background(1, _call_message("a"), _tool_result("a", "42")),
+            {
+                "type": "tools",
+                "turn_id": 2,
+                "messages": [_call_message("a"), _tool_result("a", "42")],
+            },
             {"type": "turn", "turn_id": 2, "heard_text": "It says 42.", "interrupted": False},
             {"type": "user", "turn_id": 3, "text": "And the plan?"},
-            background(3, call("b")),
+            background(3, _call_message("b")),
             holding(3),
-            background(3, call("b"), result("b", "Q3")),
+            background(3, _call_message("b"), _tool_result("b", "Q3")),
             {"type": "user", "turn_id": 4, "text": "Never mind, and the notes?"},
-            background(4, call("c")),
+            background(4, _call_message("c")),
             holding(4),
-            background(4, call("c"), result("c", CANCELLED_RESULT)),
+            background(4, _call_message("c"), _tool_result("c", CANCELLED_RESULT)),
         ],
     )
     snapshot, _ = restore_state(log_file)
     turns = {t["turn_id"]: t["messages"] for t in snapshot["turns"]}
     assert [m["role"] for m in turns[1]] == ["user", "assistant"]  # answered in turn 2
-    assert turns[2][1] == result("a", "42")
-    assert turns[3][1:3] == [call("b"), result("b", "Q3")]
+    assert turns[2][1] == _tool_result("a", "42")
+    assert turns[3][1:3] == [_call_message("b"), _tool_result("b", "Q3")]
     assert turns[3][3]["content"] == "I'm working on that."
-    assert turns[4][2] == result("c", CANCELLED_RESULT)
+    assert turns[4][2] == _tool_result("c", CANCELLED_RESULT)
 
 
 def test_progress_records_that_carry_what_was_heard_since_the_last_are_joined(tmp_path):
@@ -1047,18 +1042,8 @@ def test_a_log_that_retracted_a_turn_no_later_turn_took_up_resumes_it(tmp_path):
     confirmed. The question was retracted, nothing replaced it, and ``--resume`` lost it
     with the create its answer had made. A retraction stands only when a later turn took
     its words up."""
-    call = {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_2",
-                "type": "function",
-                "function": {"name": "docs__create_document", "arguments": '{"path": "eggs.md"}'},
-            }
-        ],
-    }
-    result = {"role": "tool", "tool_call_id": "call_2", "content": "Created eggs.md."}
+    call = _call_message("call_2", "docs__create_document", '{"path": "eggs.md"}')
+    result = _tool_result("call_2", "Created eggs.md.")
     path = _write_log(
         tmp_path / "old.jsonl",
         [
@@ -1423,18 +1408,8 @@ def test_a_log_with_the_older_background_tools_records_resumes_them_undamaged(tm
     ``background_tools`` record, what ``pending_tools`` is now: such a log was called
     damaged ("its type 'background_tools' is not one voicedesk writes") and the call
     left out of the turn that made it."""
-    call = {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "a",
-                "type": "function",
-                "function": {"name": "docs__read_document", "arguments": "{}"},
-            }
-        ],
-    }
-    answer = {"role": "tool", "tool_call_id": "a", "content": "It asks for 42 euros."}
+    call = _call_message("a")
+    answer = _tool_result("a", "It asks for 42 euros.")
     log_file = _write_log(
         tmp_path / "older.jsonl",
         [
@@ -1587,11 +1562,7 @@ async def test_a_picture_of_a_call_dropped_by_never_mind_is_resumed_as_it_was_sh
 
 def _round(call_id: str, name: str, content: str) -> list[dict]:
     """One tool round as the engine logs it: the model's call, then its result."""
-    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
-    return [
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": call_id, "content": content},
-    ]
+    return [_call_message(call_id, name), _tool_result(call_id, content)]
 
 
 @pytest.mark.parametrize(

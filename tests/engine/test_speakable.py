@@ -47,6 +47,21 @@ def _spoken(deltas: list[str]) -> str:
     return "".join(speakable.feed(d) for d in deltas) + speakable.flush()
 
 
+def _shown_and_said_in_steps(answer: str, step: int) -> tuple[str, str]:
+    """What is shown and said of ``answer`` come ``step`` characters at a time, through the
+    Markdown pass and then the spoken form, given the lines the pass found to be code or
+    list items (as the reply does): a "#" is read differently by each, at any split."""
+    speakable, spoken = SpeakableText(), SpokenText()
+    shown, said = [], []
+    for at in range(0, len(answer), step):
+        shown.append(speakable.feed(answer[at : at + step]))
+        said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
+    shown.append(speakable.flush())
+    said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
+    said.append(spoken.flush())
+    return "".join(shown), "".join(said)
+
+
 def _random_split(text: str, seed: int) -> list[str]:
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, max(1, len(text) // 3))))
@@ -396,21 +411,11 @@ def test_a_number_s_sign_is_kept_and_said_number(step: int) -> None:
     """ "issue #42" was shown and remembered as "issue 42" (the "#" taken for a heading's
     mark), and a voice given "#42" said "hash 42". The sign stays in what is shown; the
     voice says "number 42". A heading's marks still go, and its line ends as a sentence."""
-    from voicedesk.engine.spoken import SpokenText
 
     answer = "## Bugs\nSee issue #42 and PR #7, the #1 fix.\n#5 first"
-    speakable, spoken = SpeakableText(), SpokenText()
-    shown, said = [], []
-    for at in range(0, len(answer), step):
-        shown.append(speakable.feed(answer[at : at + step]))
-        said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
-    shown.append(speakable.flush())
-    said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
-    said.append(spoken.flush())
-    assert "".join(shown) == " Bugs\nSee issue #42 and PR #7, the #1 fix.\n#5 first"
-    assert "".join(said) == (
-        "Bugs.\nSee issue number 42 and PR number 7, the number 1 fix.\nnumber 5 first"
-    )
+    shown, said = _shown_and_said_in_steps(answer, step)
+    assert shown == " Bugs\nSee issue #42 and PR #7, the #1 fix.\n#5 first"
+    assert said == "Bugs.\nSee issue number 42 and PR number 7, the number 1 fix.\nnumber 5 first"
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 100])
@@ -420,21 +425,11 @@ def test_a_channel_or_hashtag_keeps_its_sign(step: int) -> None:
     start. The sign stays in what is shown and read back; the voice says the name alone.
     A heading's marks, even with no blank after them, still go. After a tag's ">" the "#"
     and the ">" went together, taken for one run of marks ("<bnews</b>")."""
-    from voicedesk.engine.spoken import SpokenText
 
     answer = "## Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\n#Tip for you"
-    speakable, spoken = SpeakableText(), SpokenText()
-    shown, said = [], []
-    for at in range(0, len(answer), step):
-        shown.append(speakable.feed(answer[at : at + step]))
-        said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
-    shown.append(speakable.flush())
-    said.append(spoken.feed(shown[-1], speakable.code_lines, speakable.item_lines))
-    said.append(spoken.flush())
-    assert "".join(shown) == (
-        " Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\nTip for you"
-    )
-    assert "".join(said) == "Team.\nJoin general, or dev-team (random too), news.\nTip for you"
+    shown, said = _shown_and_said_in_steps(answer, step)
+    assert shown == " Team\nJoin #general, or #dev-team (#random too), <b>#news</b>.\nTip for you"
+    assert said == "Team.\nJoin general, or dev-team (random too), news.\nTip for you"
 
 
 def test_a_run_of_marks_is_cleaned_whole_however_it_is_split() -> None:

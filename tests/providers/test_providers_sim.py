@@ -273,13 +273,12 @@ async def test_stt_dropped_socket_is_retried_with_the_segment_resent(sim):
     await stt.connect()
     sim.inject("stt", "drop")  # applies to the next connection: reconnect once
     await stt.aclose()
-    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
-    try:
+    async with contextlib.aclosing(
+        OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    ) as stt:
         await stt.connect()  # this socket drops on its first commit
         _say(stt)
         assert await stt.commit() == "What time is it?"
-    finally:
-        await stt.aclose()
 
 
 async def test_stt_a_late_transcript_is_retried_after_the_turn_cleared_the_buffer(sim):
@@ -371,8 +370,9 @@ async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(
     """With the service refusing connections (HTTP 429), every ~60 ms flush of speech dialled
     again: five refused dials in 40 ms, a rate limit made worse. A flush now waits 0.5 s,
     then 1 s… after a refusal; the commit still dials at once, and the speech is kept."""
-    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
-    try:
+    async with contextlib.aclosing(
+        OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    ) as stt:
         sim.inject("stt", "429", times=30)
         blocks = np.array_split(speech(), 20)  # ~2.3 s of speech, streamed in real time
         for block in blocks:
@@ -382,8 +382,6 @@ async def test_stt_redials_a_refusing_service_with_backoff_while_speech_streams(
         assert 1 <= refused <= 4, refused  # 0, 0.5, 1.5 s: three dials (was one a flush)
         sim._faults["stt"].clear()  # the service is back
         assert await stt.commit() == "What time is it?"
-    finally:
-        await stt.aclose()
 
 
 async def test_stt_a_session_at_its_maximum_duration_is_no_warning(sim, caplog):
@@ -394,16 +392,15 @@ async def test_stt_a_session_at_its_maximum_duration_is_no_warning(sim, caplog):
     import logging
 
     caplog.set_level(logging.INFO, logger="voicedesk.providers.openai_stt")
-    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
-    try:
+    async with contextlib.aclosing(
+        OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    ) as stt:
         await stt.connect()
         for block in np.array_split(speech(), 50):
             stt.push_audio(block)
         sim.inject("stt", "expire")
         assert await stt.commit() == "What time is it?"
         await asyncio.sleep(0.3)  # the close, and the socket opened again
-    finally:
-        await stt.aclose()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert not warnings
     assert any("maximum duration" in r.getMessage() for r in caplog.records)  # logged
@@ -455,13 +452,12 @@ async def test_stt_a_service_gone_mid_conversation_says_where_and_what_to_check(
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1")
-    try:
+    async with contextlib.aclosing(
+        OpenAIRealtimeSTT(api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1")
+    ) as stt:
         _say(stt)
         with pytest.raises(ProviderError) as failed:
             await stt.commit()
-    finally:
-        await stt.aclose()
     said = failed.value
     assert f"127.0.0.1:{port}" in said.message and "connection refused" in said.message, said
     assert "Errno" not in said.message and "Connect call failed" not in said.message, said
@@ -524,8 +520,9 @@ async def test_stt_a_reopened_socket_gets_a_long_turns_audio_in_appends_under_th
     no commit has taken. It went in one append: over four minutes of push-to-talk dictation
     made one over the 15 MiB an append may carry, refused, and the commit found the buffer
     empty: the whole turn was lost without a word. It goes in appends of 10 s now."""
-    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
-    try:
+    async with contextlib.aclosing(
+        OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1")
+    ) as stt:
         sim.inject("stt", "500")  # the first dial is refused: the speech is kept meanwhile
         said = speech()
         times = int(270 * 16_000 / said.size) + 2  # 4.5 minutes, the last block too
@@ -536,8 +533,6 @@ async def test_stt_a_reopened_socket_gets_a_long_turns_audio_in_appends_under_th
         while stt._flushing is not None and not stt._flushing.done():
             await asyncio.sleep(0.05)
         assert await stt.commit() == "What time is it?"
-    finally:
-        await stt.aclose()
     assert sim.committed_audio_s == [pytest.approx(times * said.size / 16_000, abs=0.1)]
 
 
@@ -852,14 +847,13 @@ async def past_the_deadline(model: str, request: ChatRequest, **options: Any) ->
     latency = SimLatency(**{**vars(FAST), "ttft_s": 1.0})  # its thinking, unseen
     async with SimServer(SCRIPT, latency) as cloud:
         base_url = f"{cloud.base_url}/v1"
-        llm = OpenAIChat(
-            api_key="sk-test", model=model, base_url=base_url, first_token_s=0.4, **options
-        )
-        try:
+        async with contextlib.aclosing(
+            OpenAIChat(
+                api_key="sk-test", model=model, base_url=base_url, first_token_s=0.4, **options
+            )
+        ) as llm:
             with pytest.raises(ProviderError, match=r"sent nothing within 0\.4 s") as caught:
                 [item async for item in llm.stream(request)]
-        finally:
-            await llm.aclose()
     return caught.value
 
 
@@ -1016,23 +1010,19 @@ async def test_voice_warm_is_not_failed_by_our_own_busy_loop(sim):
     with the loop busy in one-second stretches at start (a loaded machine), the warm-up said
     "ElevenLabs did not answer in time" of a server that had answered. (A 2 s deadline,
     as the transcriber's below: the default 5 s held a core busy for 14 s.)"""
-    tts = ElevenLabsTTS(
-        api_key="el-test", voice_id="v", base_url=sim.base_url, connect_timeout_s=2.0
-    )
-    try:
+    async with contextlib.aclosing(
+        ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url, connect_timeout_s=2.0)
+    ) as tts:
         await _done_with_our_loop_busy(tts.warm(), 3 * tts.connect_timeout_s, 1.0)
-    finally:
-        await tts.aclose()
 
 
 async def test_stt_connect_is_not_failed_by_our_own_busy_loop(sim):
     """The transcriber's socket too: with the loop busy in one-second stretches at start,
     the session said "Speech-to-text is not reachable yet" of a server that had answered."""
-    stt = OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", connect_timeout_s=2.0)
-    try:
+    async with contextlib.aclosing(
+        OpenAIRealtimeSTT(api_key="sk-test", base_url=f"{sim.base_url}/v1", connect_timeout_s=2.0)
+    ) as stt:
         await _done_with_our_loop_busy(stt.connect(), 3 * stt.connect_timeout_s, 1.0)
-    finally:
-        await stt.aclose()
 
 
 @contextlib.contextmanager
@@ -1063,14 +1053,13 @@ async def test_llm_server_that_never_accepts_is_said_at_warm_within_the_connect_
     """A server that does not answer the connection (a firewall dropping it, a host that is
     down) is still said at start, by the connect deadline, not by the 15 s answer one."""
     with _never_accepting() as port:
-        llm = OpenAIChat(
-            api_key="sk-test", model="gpt-4o-mini", base_url=f"http://127.0.0.1:{port}/v1"
-        )
-        try:
+        async with contextlib.aclosing(
+            OpenAIChat(
+                api_key="sk-test", model="gpt-4o-mini", base_url=f"http://127.0.0.1:{port}/v1"
+            )
+        ) as llm:
             with pytest.raises(ProviderError) as caught:
                 await asyncio.wait_for(llm.warm(), 60)
-        finally:
-            await llm.aclose()
     assert "Cannot reach the language-model server" in caught.value.message
     assert "no connection within 3 s" in caught.value.message
 
@@ -1079,17 +1068,16 @@ async def test_voice_server_that_never_accepts_is_still_said_at_warm():
     """The voice's deadline leaves out the loop's own stalls (above), not a server's
     silence: one that never takes the connection is still said."""
     with _never_accepting() as port:
-        tts = ElevenLabsTTS(
-            api_key="el-test",
-            voice_id="v",
-            base_url=f"http://127.0.0.1:{port}",
-            connect_timeout_s=1.0,
-        )
-        try:
+        async with contextlib.aclosing(
+            ElevenLabsTTS(
+                api_key="el-test",
+                voice_id="v",
+                base_url=f"http://127.0.0.1:{port}",
+                connect_timeout_s=1.0,
+            )
+        ) as tts:
             with pytest.raises(ProviderError, match="did not answer in time"):
                 await asyncio.wait_for(tts.warm(), 60)
-        finally:
-            await tts.aclose()
 
 
 async def test_llm_bad_key_fails_at_warm(sim):
@@ -1102,13 +1090,14 @@ async def test_llm_bad_key_fails_at_warm(sim):
 async def test_llm_model_the_server_does_not_have_is_named_at_warm():
     # A typo in llm.model started a conversation whose every answer then failed with an
     # HTTP 404; it is now refused at start, with the models the server does offer.
-    async with SimServer(SCRIPT, FAST, models=("gpt-4o-mini", "gpt-4.1")) as server:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mnii", base_url=f"{server.base_url}/v1")
-        try:
-            with pytest.raises(RefusedSettingError) as caught:
-                await llm.warm()
-        finally:
-            await llm.aclose()
+    async with (
+        SimServer(SCRIPT, FAST, models=("gpt-4o-mini", "gpt-4.1")) as server,
+        contextlib.aclosing(
+            OpenAIChat(api_key="sk-test", model="gpt-4o-mnii", base_url=f"{server.base_url}/v1")
+        ) as llm,
+    ):
+        with pytest.raises(RefusedSettingError) as caught:
+            await llm.warm()
     assert "gpt-4o-mnii" in caught.value.message
     assert caught.value.hint is not None
     assert "llm.model" in caught.value.hint
@@ -1124,17 +1113,16 @@ async def test_llm_model_the_server_does_not_have_is_named_with_our_loop_busy(
     mistyped model started a conversation whose every answer failed. (The deadline 1 s
     and the stretches 1.5 s, longer as before: 2 s and 3 s took 21 s of a busy core.)"""
     with sim_elsewhere(SCRIPT, FAST, models=("gpt-4o-mini",)) as server:
-        llm = OpenAIChat(
-            api_key="sk-test",
-            model="gpt-4o-mnii",
-            base_url=f"{server.base_url}/v1",
-            first_token_s=1.0,
-        )
-        try:
+        async with contextlib.aclosing(
+            OpenAIChat(
+                api_key="sk-test",
+                model="gpt-4o-mnii",
+                base_url=f"{server.base_url}/v1",
+                first_token_s=1.0,
+            )
+        ) as llm:
             with pytest.raises(RefusedSettingError, match="gpt-4o-mnii"):
                 await _done_with_our_loop_busy(llm.warm(), 10, 1.5)
-        finally:
-            await llm.aclose()
 
 
 @pytest.mark.parametrize(
@@ -1146,12 +1134,13 @@ async def test_llm_model_the_server_does_not_have_is_named_with_our_loop_busy(
     ],
 )
 async def test_llm_model_that_the_server_answers_passes_warm(served, model):
-    async with SimServer(SCRIPT, FAST, models=served) as server:
-        llm = OpenAIChat(api_key="sk-test", model=model, base_url=f"{server.base_url}/v1")
-        try:
-            await llm.warm()
-        finally:
-            await llm.aclose()
+    async with (
+        SimServer(SCRIPT, FAST, models=served) as server,
+        contextlib.aclosing(
+            OpenAIChat(api_key="sk-test", model=model, base_url=f"{server.base_url}/v1")
+        ) as llm,
+    ):
+        await llm.warm()
 
 
 @pytest.mark.parametrize("from_env", [True, False])
@@ -1167,12 +1156,11 @@ async def test_llm_unreachable_server_hint_names_where_its_url_was_set(from_env,
         monkeypatch.setenv("OPENAI_BASE_URL", url)
     else:
         monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=None if from_env else url)
-    try:
+    async with contextlib.aclosing(
+        OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=None if from_env else url)
+    ) as llm:
         with pytest.raises(ProviderError, match="Cannot reach the language-model server") as caught:
             await llm.warm()
-    finally:
-        await llm.aclose()
     assert url in caught.value.message
     assert caught.value.hint is not None
     if from_env:
@@ -1982,12 +1970,13 @@ async def test_llm_a_request_over_the_models_window_is_named_as_too_long(wording
 async def _other_chat_server(handler: Any, **kw: Any) -> AsyncIterator[OpenAIChat]:
     """A chat client of a server the simulated cloud does not imitate: ``handler`` answers
     its chat completions, over a real socket."""
-    async with serving("/v1/chat/completions", handler) as url:
-        llm = OpenAIChat(api_key="sk-test", model="m", base_url=f"{url}/v1", **kw)
-        try:
-            yield llm
-        finally:
-            await llm.aclose()
+    async with (
+        serving("/v1/chat/completions", handler) as url,
+        contextlib.aclosing(
+            OpenAIChat(api_key="sk-test", model="m", base_url=f"{url}/v1", **kw)
+        ) as llm,
+    ):
+        yield llm
 
 
 @pytest.mark.parametrize(
@@ -2508,16 +2497,15 @@ async def test_llm_a_tool_call_without_its_thought_is_sent_an_empty_one_for_deep
         {"role": "user", "content": "What time is it?"},
     ]
     async with SimServer(SCRIPT, SimLatency(**vars(FAST)), reasoning="deepseek") as server:
-        llm = OpenAIChat(
-            api_key="sk-test", model="deepseek-reasoner", base_url=f"{server.base_url}/v1"
-        )
-        try:
+        async with contextlib.aclosing(
+            OpenAIChat(
+                api_key="sk-test", model="deepseek-reasoner", base_url=f"{server.base_url}/v1"
+            )
+        ) as llm:
             for _ in range(2):  # learnt: the second turn is not refused first
                 request = ChatRequest(messages=[dict(m) for m in history])
                 said = await _answered(llm, request)
                 assert said == "It is ten past three."
-        finally:
-            await llm.aclose()
         sent = [r["messages"][1] for r in server.chat_requests()]
     assert [m.get("reasoning_content") for m in sent] == [None, "", ""]
 
@@ -2559,15 +2547,16 @@ async def test_llm_an_effort_asked_unbidden_and_refused_in_other_words_is_droppe
         await resp.write(b"data: [DONE]\n\n")
         return resp
 
-    async with _chat_server(chat) as base_url:
-        llm = OpenAIChat(api_key="sk-test", model="gemini-2.5-pro", base_url=base_url)
-        try:
-            said = []
-            for _ in range(3):
-                request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-                said.append(await _answered(llm, request))
-        finally:
-            await llm.aclose()
+    async with (
+        _chat_server(chat) as base_url,
+        contextlib.aclosing(
+            OpenAIChat(api_key="sk-test", model="gemini-2.5-pro", base_url=base_url)
+        ) as llm,
+    ):
+        said = []
+        for _ in range(3):
+            request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+            said.append(await _answered(llm, request))
     assert said == ["Ten past three."] * 3
     # asked once, refused, never again
     assert [b.get("reasoning_effort") for b in bodies] == [None, "none", None, None]
@@ -2602,14 +2591,15 @@ async def test_llm_an_error_wrapped_in_a_list_is_said_in_the_servers_words():
         error = {"code": 400, "message": said, "status": "INVALID_ARGUMENT"}
         return web.json_response([{"error": error}], status=400)
 
-    async with _chat_server(chat) as base_url:
-        llm = OpenAIChat(api_key="sk-test", model="gemini-2.5-flash", base_url=base_url)
-        try:
-            request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
-            with pytest.raises(ProviderError) as caught:
-                _ = [item async for item in llm.stream(request)]
-        finally:
-            await llm.aclose()
+    async with (
+        _chat_server(chat) as base_url,
+        contextlib.aclosing(
+            OpenAIChat(api_key="sk-test", model="gemini-2.5-flash", base_url=base_url)
+        ) as llm,
+    ):
+        request = ChatRequest(messages=[{"role": "user", "content": "What time is it?"}])
+        with pytest.raises(ProviderError) as caught:
+            _ = [item async for item in llm.stream(request)]
     assert "API key not valid. Please pass a valid API key." in caught.value.message
 
 
@@ -2785,14 +2775,13 @@ async def test_openai_tts_a_piece_whose_speech_broke_off_is_not_heard_whole(sim)
 async def test_stt_server_that_never_accepts_is_still_said_at_connect():
     """The transcriber's deadline leaves out the loop's own stalls, not a server's silence."""
     with _never_accepting() as port:
-        stt = OpenAIRealtimeSTT(
-            api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", connect_timeout_s=1.0
-        )
-        try:
+        async with contextlib.aclosing(
+            OpenAIRealtimeSTT(
+                api_key="sk-test", base_url=f"http://127.0.0.1:{port}/v1", connect_timeout_s=1.0
+            )
+        ) as stt:
             with pytest.raises(ProviderError, match="did not answer within 1 s"):
                 await asyncio.wait_for(stt.connect(), 60)
-        finally:
-            await stt.aclose()
 
 
 async def test_a_speech_socket_refused_as_it_opens_says_what_to_check(sim):
@@ -2800,10 +2789,9 @@ async def test_a_speech_socket_refused_as_it_opens_says_what_to_check(sim):
     key without the Text to Speech permission, an account out of credit) stopped a run's
     start with the close alone, and no word of what to do: the keys to check are said."""
     sim.inject("tts", "echo")  # closed as it opens, code 1008, the key in the reason
-    tts = ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
-    try:
+    async with contextlib.aclosing(
+        ElevenLabsTTS(api_key="el-test", voice_id="v", base_url=sim.base_url)
+    ) as tts:
         with pytest.raises(ProviderError, match="closed the speech connection as it opened") as e:
             await tts.warm()
-    finally:
-        await tts.aclose()
     assert e.value.hint is not None and "check ELEVENLABS_API_KEY" in e.value.hint, e.value.hint

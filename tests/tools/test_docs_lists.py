@@ -97,10 +97,7 @@ def test_lists_made_in_word_read_with_markers(tools: DocsTools) -> None:
     bullet = d.styles["List Bullet"].element.pPr.numPr.numId.val
     decimal = d.styles["List Number"].element.pPr.numPr.numId.val
     for text, num in (("Toolbar one", decimal), ("Toolbar two", decimal), ("Toolbar dot", bullet)):
-        p = d.add_paragraph(text, style="List Paragraph")
-        numpr = p._p.get_or_add_pPr().get_or_add_numPr()
-        numpr.get_or_add_ilvl().val = 0
-        numpr.get_or_add_numId().val = num
+        numbered(d, text, num)
     off = d.add_paragraph("Numbering switched off", style="List Bullet")
     off._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = 0
     heading = d.add_paragraph("Numbered heading", style="Heading 2")
@@ -407,11 +404,17 @@ def instance(d: Any, abstract_id: int, overrides: str = "") -> int:
     return int(num.numId)
 
 
-def numbered(d: Any, text: str, num: int, ilvl: int = 0) -> None:
-    """A paragraph that w:numPr makes a list item, as Word's toolbar does."""
-    numpr = d.add_paragraph(text, style="List Paragraph")._p.get_or_add_pPr().get_or_add_numPr()
+def number(paragraph: Any, num: int, ilvl: int = 0) -> None:
+    """Make ``paragraph`` an item of list ``num`` at level ``ilvl`` by its own w:numPr, as
+    Word's toolbar does (whatever its style: a heading or a table cell's paragraph too)."""
+    numpr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
     numpr.get_or_add_ilvl().val = ilvl
     numpr.get_or_add_numId().val = num
+
+
+def numbered(d: Any, text: str, num: int, ilvl: int = 0) -> None:
+    """A paragraph that w:numPr makes a list item, as Word's toolbar does."""
+    number(d.add_paragraph(text, style="List Paragraph"), num, ilvl)
 
 
 def test_numbered_lists_read_with_their_start_values(tools: DocsTools) -> None:
@@ -601,9 +604,7 @@ def test_numbered_headings_and_empty_items_count_in_their_list(tools: DocsTools)
     numbered(d, "c", num)
     numbered(d, "c.1", num, 1)
     heading = d.add_paragraph("Part four", style="Heading 1")
-    numpr = heading._p.get_or_add_pPr().get_or_add_numPr()
-    numpr.get_or_add_ilvl().val = 0
-    numpr.get_or_add_numId().val = num
+    number(heading, num)
     numbered(d, "4.1", num, 1)
     numbered(d, "e", num)
     put(tools, "headed.docx", d)
@@ -624,9 +625,7 @@ def test_list_paragraphs_in_tables_count_in_their_list(tools: DocsTools) -> None
     num = instance(d, define_list(d, "decimal"))
     numbered(d, "a", num)
     cell = d.add_table(rows=1, cols=2).cell(0, 1)
-    numpr = cell.paragraphs[0]._p.get_or_add_pPr().get_or_add_numPr()
-    numpr.get_or_add_ilvl().val = 0
-    numpr.get_or_add_numId().val = num
+    number(cell.paragraphs[0], num)
     cell.paragraphs[0].text = "b"
     numbered(d, "c", num)
     put(tools, "table.docx", d)

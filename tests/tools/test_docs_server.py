@@ -158,22 +158,19 @@ class Docs:
         return text
 
 
-@asynccontextmanager
-async def docs_server(root: Path, *extra: str) -> AsyncIterator[Docs]:
-    # The server must run the voicedesk these tests import (a git worktree, say), not whichever
-    # one the virtualenv has installed; the SDK passes the child only a few variables.
+def _this_voicedesk_path() -> str:
+    """PYTHONPATH for a server process: it must run the voicedesk these tests import (a git
+    worktree, say), not whichever one the virtualenv has installed; the SDK passes the child
+    only a few variables."""
     package_root = str(Path(voicedesk.__file__).resolve().parents[1])
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "voicedesk", "docs-server", "--root", str(root), *extra],
-        cwd=str(root.parent),
-        env={
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [package_root, os.environ.get("PYTHONPATH")])
-            )
-        },
-    )
-    log = root.parent / "server-stderr.log"
+    return os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+
+
+@asynccontextmanager
+async def _connected(params: StdioServerParameters, log: Path) -> AsyncIterator[Docs]:
+    """The official client over stdio to the server ``params`` starts, its stderr in
+    ``log``. Expected failures are ToolErrors; a traceback on stderr means a tool crashed,
+    and fails the test once the server is gone."""
     with open(log, "w") as errlog:
         async with (
             stdio_client(params, errlog=errlog) as (read, write),
@@ -181,8 +178,19 @@ async def docs_server(root: Path, *extra: str) -> AsyncIterator[Docs]:
         ):
             await session.initialize()
             yield Docs(session)
-    # Expected failures are ToolErrors; a traceback on stderr means a tool crashed.
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@asynccontextmanager
+async def docs_server(root: Path, *extra: str) -> AsyncIterator[Docs]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "voicedesk", "docs-server", "--root", str(root), *extra],
+        cwd=str(root.parent),
+        env={"PYTHONPATH": _this_voicedesk_path()},
+    )
+    async with _connected(params, root.parent / "server-stderr.log") as docs:
+        yield docs
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -2168,9 +2176,8 @@ async def _server_beside_an_unwritable_folder(
     root, a folder's mode makes it so; as root (which ignores modes), a read-only mount in a
     mount namespace of its own. ``workspace_too``: the workspace cannot be written either
     (a read-only mount, as root)."""
-    package_root = str(Path(voicedesk.__file__).resolve().parents[1])
     env = {
-        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": _this_voicedesk_path(),
         "HOME": str(tmp_path / "home"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
     }
@@ -2198,18 +2205,11 @@ async def _server_beside_an_unwritable_folder(
         )
         command, args = "unshare", ["-m", "sh", "-c", script]
     params = StdioServerParameters(command=command, args=args, cwd=str(tmp_path), env=env)
-    log = tmp_path / "server-stderr.log"
     try:
-        with open(log, "w") as errlog:
-            async with (
-                stdio_client(params, errlog=errlog) as (read, write),
-                ClientSession(read, write) as session,
-            ):
-                await session.initialize()
-                yield Docs(session)
+        async with _connected(params, tmp_path / "server-stderr.log") as docs:
+            yield docs
     finally:
         drive.chmod(0o755)
-    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 async def test_a_workspace_in_a_folder_that_cannot_be_written_takes_edits(tmp_path: Path) -> None:

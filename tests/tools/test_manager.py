@@ -27,18 +27,8 @@ from voicedesk.tools import manager as manager_module
 from voicedesk.tools.manager import ToolManager, llm_tool_name
 from voicedesk.tools.results import result_texts, spoken_summary
 
-FLAKY_SERVER = """\
-import asyncio
-import os
-import sys
-
-from mcp.server.mcpserver import Context, MCPServer
-
-with open(sys.argv[1], "a") as fh:  # lets the test check that every process it started is gone
-    fh.write(f"{os.getpid()}\\n")
-
-server = MCPServer("flaky")
-
+# The tools two of the servers below offer: one that answers, one that crashes the server.
+PING_AND_BOOM_TOOLS = """
 
 @server.tool()
 def ping() -> str:
@@ -52,7 +42,23 @@ def boom() -> str:
     sys.stderr.write("about to crash\\n")
     sys.stderr.flush()
     os._exit(1)
+"""
 
+FLAKY_SERVER = (
+    """\
+import asyncio
+import os
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+
+with open(sys.argv[1], "a") as fh:  # lets the test check that every process it started is gone
+    fh.write(f"{os.getpid()}\\n")
+
+server = MCPServer("flaky")
+"""
+    + PING_AND_BOOM_TOOLS
+    + """
 
 @server.tool()
 async def slow(ctx: Context) -> str:
@@ -64,6 +70,7 @@ async def slow(ctx: Context) -> str:
 
 server.run("stdio")
 """
+)
 
 
 def children() -> set[int]:
@@ -126,6 +133,17 @@ def flaky_settings(tmp_path: Path, timeout_s: float = 10.0) -> Settings:
 def pids(tmp_path: Path) -> list[int]:
     path = tmp_path / "pids.txt"
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@contextlib.asynccontextmanager
+async def running(manager: ToolManager) -> AsyncIterator[ToolManager]:
+    """``manager`` started, and closed however the block ends: every test that runs server
+    processes must stop them, or they outlive it (and the leak checks of the others)."""
+    await manager.start()
+    try:
+        yield manager
+    finally:
+        await manager.aclose()
 
 
 async def _started_as_all_answered(manager: ToolManager, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -392,9 +410,9 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     bus = ev.EventBus()
     rec = Recorder(bus)
     before = children()
-    manager = ToolManager(flaky_settings(tmp_path), bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(flaky_settings(tmp_path), bus=bus, log_dir=tmp_path / "logs")
+    ) as manager:
         assert {t["function"]["name"] for t in manager.llm_tools()} == {
             "flaky__ping",
             "flaky__boom",
@@ -418,8 +436,6 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
         assert answers[-1].text == "pong" and not answers[-1].is_error
         assert manager.status() == {"flaky": "up"}
         assert len(pids(tmp_path)) == 2  # the first process died, a second one answers
-    finally:
-        await manager.aclose()
 
     levels = [(n.level, n.message) for n in rec.of(ev.Notice)]
     assert any(
@@ -431,7 +447,8 @@ async def test_crashed_server_is_restarted(tmp_path: Path) -> None:
     assert children() <= before
 
 
-CHATTY_SERVER = """\
+CHATTY_SERVER = (
+    """\
 import os
 import sys
 
@@ -442,24 +459,13 @@ for _ in range(15_000):  # about 3 MB of chatter on stderr before it serves
     sys.stderr.write(line)
 sys.stderr.flush()
 server = MCPServer("chatty")
-
-
-@server.tool()
-def ping() -> str:
-    \"\"\"Answer pong.\"\"\"
-    return "pong"
-
-
-@server.tool()
-def boom() -> str:
-    \"\"\"Crash the whole server process.\"\"\"
-    sys.stderr.write("about to crash\\n")
-    sys.stderr.flush()
-    os._exit(1)
-
+"""
+    + PING_AND_BOOM_TOOLS
+    + """
 
 server.run("stdio")
 """
+)
 
 
 async def test_a_server_flooding_its_stderr_does_not_fill_the_drive(tmp_path: Path) -> None:
@@ -470,11 +476,13 @@ async def test_a_server_flooding_its_stderr_does_not_fill_the_drive(tmp_path: Pa
     bus = ev.EventBus()
     rec = Recorder(bus)
     log_file = tmp_path / "logs" / "mcp-chatty.log"
-    manager = ToolManager(
-        one_server_settings(tmp_path, "chatty", CHATTY_SERVER), bus=bus, log_dir=tmp_path / "logs"
-    )
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(
+            one_server_settings(tmp_path, "chatty", CHATTY_SERVER),
+            bus=bus,
+            log_dir=tmp_path / "logs",
+        )
+    ) as manager:
         assert (await manager.call("chatty__ping", {}, call_id="p1")).text == "pong"
         deadline = time.monotonic() + 30  # only catches a log never cut
         while log_file.stat().st_size > manager_module.LOG_MAX_BYTES:
@@ -489,8 +497,6 @@ async def test_a_server_flooding_its_stderr_does_not_fill_the_drive(tmp_path: Pa
         while not [n for n in rec.of(ev.Notice) if "stopped" in n.message]:
             assert time.monotonic() < deadline, [n.message for n in rec.of(ev.Notice)]
             await asyncio.sleep(0.1)
-    finally:
-        await manager.aclose()
     (said,) = [n.message for n in rec.of(ev.Notice) if "stopped" in n.message]
     assert "“chatty”" in said and "about to crash" in said, said
 
@@ -510,9 +516,9 @@ async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
         "    time.sleep(60)  # its handshake never ends\n"
     )
     script.write_text(hang_when_restarted + FLAKY_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         assert (await manager.call("flaky__boom", {}, call_id="b")).is_error
         # the back-off (0.5 s) is over: the second process runs, not yet answering. Waited
         # for by its process (one that has not written its pid: it hangs before that),
@@ -526,8 +532,6 @@ async def test_a_call_while_a_crashed_server_is_tried_again_says_why_it_is_down(
         assert down.is_error and "starting up" not in down.text, down.text
         assert "about to crash" in down.text, down.text
         assert "about to crash" in manager.why_down("flaky")
-    finally:
-        await manager.aclose()
 
 
 async def _stray_lines(
@@ -737,17 +741,15 @@ async def test_a_server_slow_to_start_is_given_its_timeout_not_killed(tmp_path: 
             }
         }
     )
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         deadline = time.monotonic() + 20
         while "late__ping" not in [t["function"]["name"] for t in manager.llm_tools()]:
             assert time.monotonic() < deadline, manager.status()
             await asyncio.sleep(0.2)
         assert len(pids(tmp_path)) == 1  # started once, not killed and started again
         assert (await manager.call("late__ping", {}, call_id="p")).spoken == "pong"
-    finally:
-        await manager.aclose()
 
 
 async def test_a_server_said_slow_to_start_is_said_ready_when_it_comes_up(
@@ -765,16 +767,12 @@ async def test_a_server_said_slow_to_start_is_said_ready_when_it_comes_up(
     settings.tools.mcpServers["late"].args.append(str(tmp_path / "pids.txt"))
     bus = ev.EventBus()
     rec = Recorder(bus)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         go.touch()  # after the start's wait: it comes up on its first try, later
         deadline = time.monotonic() + 30
         while manager.status() != {"late": "up"}:
             assert time.monotonic() < deadline, manager.status()
             await asyncio.sleep(0.05)
-    finally:
-        await manager.aclose()
     said = [e.message for e in rec.of(ev.Notice)]
     assert said == [
         "Tool server “late” is slow to start; its tools will appear when it is ready.",
@@ -794,9 +792,9 @@ async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
         )
     )
     before = children()
-    manager = ToolManager(flaky_settings(tmp_path, 0.5), bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(flaky_settings(tmp_path, 0.5), bus=bus, log_dir=tmp_path / "logs")
+    ) as manager:
         # The tool sleeps 30 s: cut at its 0.5 s timeout, it is back well before the SDK's
         # own clock, at ten times that, would have stopped it (the bound leaves a busy
         # machine 4.5 s to stop it, and still tells the timeout from that backstop).
@@ -815,8 +813,6 @@ async def test_timeout_progress_and_cancel(tmp_path: Path) -> None:
             await task
         # the bare tool name also resolves when it is unambiguous
         assert (await manager.call("ping", {}, call_id="p2")).text == "pong"
-    finally:
-        await manager.aclose()
 
     progress = [e for e in rec.of(ev.ToolCallProgress) if e.call_id == "s1"]
     assert progress and progress[0].progress == 1 and progress[0].total == 2
@@ -927,9 +923,9 @@ async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> No
     """tools/list_changed was ignored: the model kept the old list until a reconnection
     ("There is no tool called dyn__extra")."""
     settings = one_server_settings(tmp_path, "dyn", DYNAMIC_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         names = lambda: [t["function"]["name"] for t in manager.llm_tools()]  # noqa: E731
         assert names() == ["dyn__enable_extra"]
         await manager.call("dyn__enable_extra", {}, call_id="a")
@@ -938,8 +934,6 @@ async def test_a_server_whose_tools_change_is_listed_again(tmp_path: Path) -> No
             assert time.monotonic() < deadline, names()
             await asyncio.sleep(0.05)
         assert (await manager.call("dyn__extra", {}, call_id="b")).spoken == "extra ran"
-    finally:
-        await manager.aclose()
 
 
 async def test_a_tool_failing_with_no_content_is_named_and_said_to_give_no_reason(
@@ -951,13 +945,11 @@ async def test_a_tool_failing_with_no_content_is_named_and_said_to_give_no_reaso
     from mcp_servers import EMPTY_RESULTS_SERVER
 
     settings = one_server_settings(tmp_path, "blank", EMPTY_RESULTS_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         failed = await manager.call("blank__fail", {}, call_id="a")
         empty = await manager.call("blank__nothing", {}, call_id="b")
-    finally:
-        await manager.aclose()
     assert failed.is_error
     assert failed.text == "The tool blank__fail failed and gave no reason (its result was empty)."
     assert "blank__fail" in failed.spoken
@@ -1136,13 +1128,9 @@ async def _unreachable_notice(url_at: Callable[[int], str]) -> tuple[str, int]:
     )
     bus = ev.EventBus()
     rec = Recorder(bus)
-    manager = ToolManager(settings, bus=bus)
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus)):
         (notice,) = [n for n in rec.of(ev.Notice) if "remote" in n.message]
         return notice.message, port
-    finally:
-        await manager.aclose()
 
 
 async def test_a_remote_server_that_cannot_be_reached_is_named_with_its_url() -> None:
@@ -1213,9 +1201,7 @@ async def test_a_server_that_keeps_dying_is_restarted_quietly(tmp_path: Path, mo
     )
     bus = ev.EventBus()
     rec = Recorder(bus)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if any("stayed up" in n.message for n in rec.of(ev.Notice)):
@@ -1224,8 +1210,6 @@ async def test_a_server_that_keeps_dying_is_restarted_quietly(tmp_path: Path, mo
         else:
             pytest.fail("the server's sixth life was not reported as holding within a minute")
         assert (await manager.call("shaky__ping", {}, call_id="p1")).text == "pong"
-    finally:
-        await manager.aclose()
     messages = [n.message for n in rec.of(ev.Notice) if "shaky" in n.message]
     stopped = [m for m in messages if "stopped:" in m]
     quiet = [m for m in messages if "keeps stopping" in m]
@@ -1310,9 +1294,7 @@ async def test_only_tools_their_server_declares_read_only_may_run_ahead(tmp_path
             }
         }
     )
-    manager = ToolManager(settings, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, log_dir=tmp_path / "logs")) as manager:
         readers = ["list_documents", "find_documents", "read_document", "search", "outline"]
         readers += ["count", "compare_documents"]
         for tool in readers:
@@ -1322,8 +1304,20 @@ async def test_only_tools_their_server_declares_read_only_may_run_ahead(tmp_path
             assert not manager.reads_only(["docs__read_document", f"docs__{tool}"]), tool
         assert not manager.reads_only(["flaky__ping"])  # it does not say
         assert manager.reads_only(["docs__no_such_tool"])  # runs nothing: answered an error
-    finally:
-        await manager.aclose()
+
+
+async def _listening(server: Any, port: int) -> None:
+    """Wait until the server process ``server`` takes connections on ``port``: it fails the
+    test if the process ends first (the 20 s bound only stops a hang)."""
+    import socket
+
+    deadline = time.monotonic() + 20
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert time.monotonic() < deadline and server.poll() is None
+        await asyncio.sleep(0.1)
 
 
 HTTP_SERVER = """
@@ -1359,13 +1353,7 @@ async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
     script.write_text(HTTP_SERVER)
     server = subprocess.Popen([sys.executable, str(script), str(port)], stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None
-            await asyncio.sleep(0.1)
+        await _listening(server, port)
         for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
             monkeypatch.setenv(name, "http://127.0.0.1:9")  # refuses every connection
         for name in ("NO_PROXY", "no_proxy"):
@@ -1378,13 +1366,11 @@ async def test_a_url_server_on_this_machine_is_reached_whatever_proxy_is_set(
                 }
             }
         )
-        manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-        await manager.start()
-        try:
+        async with running(
+            ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+        ) as manager:
             assert [t["function"]["name"] for t in manager.llm_tools()] == ["near__ping"]
             assert (await manager.call("near__ping", {}, call_id="a")).spoken == "pong"
-        finally:
-            await manager.aclose()
     finally:
         server.terminate()
         server.wait(10)
@@ -1502,17 +1488,11 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
     OpenAI refuse every request ("Invalid schema for function ..."), so no answer came at
     all, whatever was asked. The bare array now takes anything (``items: {}``), and a tool
     whose schema is no JSON Schema is left out, with a notice naming it."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "schemas", SCHEMA_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         tools = manager.llm_tools()
         assert [t["function"]["name"] for t in tools] == ["schemas__ping", "schemas__tag"]
         tag = tools[1]["function"]["parameters"]["properties"]
@@ -1526,15 +1506,24 @@ async def test_tool_schemas_openai_refuses_are_mended_or_left_out(tmp_path: Path
         assert (await manager.call("schemas__tag", {"tags": ["a"]}, call_id="t")).text == (
             "tag {'tags': ['a']}"
         )
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
-    finally:
-        await manager.aclose()
+        assert await _answer_offered(tools) == "Hi there."
+
+
+async def _answer_offered(tools: list[dict[str, Any]]) -> str:
+    """What the simulated OpenAI chat answers "Hello." with ``tools`` offered: it checks the
+    tools' schemas as OpenAI does, so a schema it would refuse fails the request."""
+    from voicedesk.providers.base import ChatRequest, TextDelta
+    from voicedesk.providers.openai_llm import OpenAIChat
+    from voicedesk.sim.script import SimScript, SimTurn
+    from voicedesk.sim.server import SimLatency, SimServer
+
+    sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
+    async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
+        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
+        request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
+        items = [item async for item in llm.stream(request)]
+        await llm.aclose()
+    return "".join(i.text for i in items if isinstance(i, TextDelta))
 
 
 DRAFT4_SERVER = lowlevel_server(
@@ -1577,10 +1566,6 @@ async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> Non
     bound itself), such a tool was left out ("True is not of type 'number'"), and one that
     said ``$schema: draft-04`` was sent as it was, for OpenAI to read as today's. Both are
     now offered with the bound as today's JSON Schema writes it, and work."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "draft4", DRAFT4_SERVER)
     bus = ev.EventBus()
@@ -1605,13 +1590,7 @@ async def test_draft_4_schemas_are_offered_in_todays_form(tmp_path: Path) -> Non
         }
         called = await manager.call("draft4__page", {"id": "a", "n": 2}, call_id="p")
         assert called.text == "page {'id': 'a', 'n': 2}"
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+        assert await _answer_offered(tools) == "Hi there."
 
 
 BROKEN_DRAFT4_SERVER = lowlevel_server(
@@ -1701,10 +1680,6 @@ async def test_a_draft_4_tuple_is_offered_as_prefix_items(tmp_path: Path) -> Non
     ``prefixItems``. It is now offered so, as exact a rewrite, in a schema naming draft 4
     or none, and its calls are checked by the tuple's places. (One whose ``$ref`` points
     into the tuple by its path is still left out: above.)"""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "tuples", TUPLES_SERVER)
     bus = ev.EventBus()
@@ -1733,13 +1708,7 @@ async def test_a_draft_4_tuple_is_offered_as_prefix_items(tmp_path: Path) -> Non
         assert "cell" in wrong.text, wrong.text
         bad_line = await manager.call("tuples__line", {"points": [[1, "x"]]}, call_id="c")
         assert bad_line.is_error and "points[0][1]" in bad_line.text, bad_line.text
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+        assert await _answer_offered(tools) == "Hi there."
 
 
 MANY_TOOLS_SERVER = """
@@ -1777,17 +1746,11 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
     server with many tools (130 here) beside the documents server made every request fail,
     so nothing was ever answered. The first 128 are offered now, the documents tools among
     them, and a notice names the server whose tools were left out."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "many", MANY_TOOLS_SERVER, docs=True)
     bus = ev.EventBus()
     seen = Recorder(bus)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         tools = manager.llm_tools()
         names = [t["function"]["name"] for t in tools]
         assert len(names) == 128
@@ -1795,15 +1758,7 @@ async def test_more_tools_than_openai_takes_are_cut_to_its_limit_docs_first(
         manager.llm_tools()  # asked again for the next request: said once
         notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
         assert len(notices) == 1 and "“many”" in notices[0] and "128" in notices[0], notices
-        sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-        async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-            llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-            request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-            items = [item async for item in llm.stream(request)]
-            await llm.aclose()
-        assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
-    finally:
-        await manager.aclose()
+        assert await _answer_offered(tools) == "Hi there."
 
 
 BIG_RESULT_SERVER = """
@@ -1833,12 +1788,8 @@ async def test_a_huge_result_is_cut_to_a_size_the_app_can_show_saying_so(tmp_pat
     settings = one_server_settings(tmp_path, "big", BIG_RESULT_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         result = await manager.call("big__dump", {}, call_id="d")
-    finally:
-        await manager.aclose()
     assert not result.is_error
     kept, note = result.text.rsplit("\n", 1)
     assert kept.startswith("line 0000000 of the log") and len(kept) <= MAX_RESULT_CHARS
@@ -1881,13 +1832,9 @@ async def test_an_answer_of_tens_of_mb_is_read_within_its_timeout(tmp_path: Path
     whole lines (``wire.WholeLines``) and the result comes, cut, within the timeout."""
     settings = one_server_settings(tmp_path, "dump", TENS_OF_MB_SERVER)
     settings.tools.mcpServers["dump"].timeout_s = 20.0  # the SDK's read took 35 s here
-    manager = ToolManager(settings, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, log_dir=tmp_path / "logs")) as manager:
         result = await manager.call("dump__everything", {}, call_id="d")
         after = await manager.call("dump__ping", {}, call_id="p")
-    finally:
-        await manager.aclose()
     assert not result.is_error, result.text
     assert (
         result.text.startswith("row row") and "the tool returned 29,999,999" in result.text
@@ -1950,9 +1897,9 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
     from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "union", UNION_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         tools = manager.llm_tools()
         move, note = (t["function"]["parameters"] for t in tools)
         assert move == {
@@ -1997,8 +1944,6 @@ async def test_a_schema_choosing_between_shapes_at_its_top_is_offered_as_one_obj
                     assert offered is tools
                     assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
             await llm.aclose()
-    finally:
-        await manager.aclose()
 
 
 def _unmended() -> dict[str, Any]:
@@ -2041,9 +1986,9 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
 
     monkeypatch.setattr(manager_module, "converted", counted)
     settings = one_server_settings(tmp_path, "dyn", DYNAMIC_SERVER, docs=True)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         names = lambda: [t["function"]["name"] for t in manager.llm_tools()]  # noqa: E731
         assert "dyn__enable_extra" in names() and "docs__search" in names()
         checked.clear()
@@ -2053,8 +1998,6 @@ async def test_a_tool_list_change_checks_only_the_schemas_that_are_new(
             assert time.monotonic() < deadline, names()
             await asyncio.sleep(0.05)
         assert len(checked) == 1, checked  # the new tool's schema only
-    finally:
-        await manager.aclose()
 
 
 BIG_SCHEMA_SERVER = lowlevel_server(
@@ -2654,18 +2597,12 @@ async def test_a_tool_described_at_length_is_offered_with_a_description_openai_t
     servers write long ones: the official sequential-thinking server's is 2,781. With it
     configured no answer came at all, whatever was asked. The description is cut to
     what OpenAI takes now, at the end of a line, saying so; its start is kept whole."""
-    from voicedesk.providers.base import ChatRequest, TextDelta
-    from voicedesk.providers.openai_llm import OpenAIChat
-    from voicedesk.sim.script import SimScript, SimTurn
-    from voicedesk.sim.server import SimLatency, SimServer
 
     settings = one_server_settings(tmp_path, "wordy", WORDY_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         tools = manager.llm_tools()
-    finally:
-        await manager.aclose()
     described = {t["function"]["name"]: t["function"]["description"] for t in tools}
     assert described["wordy__ping"] == "Ping the server"
     think = described["wordy__think"]
@@ -2674,13 +2611,7 @@ async def test_a_tool_described_at_length_is_offered_with_a_description_openai_t
     kept, note = think.rsplit("\n", 1)
     assert kept.endswith("revise it if needed.")  # whole lines only
     assert note.startswith("[…") and "cut" in note, note
-    sim_script = SimScript(turns=[SimTurn(transcript="Hello.", reply="Hi there.")])
-    async with SimServer(sim_script, SimLatency(ttft_s=0.01, tokens_per_s=1000)) as sim:
-        llm = OpenAIChat(api_key="sk-test", model="gpt-4o-mini", base_url=f"{sim.base_url}/v1")
-        request = ChatRequest(messages=[{"role": "user", "content": "Hello."}], tools=tools)
-        items = [item async for item in llm.stream(request)]
-        await llm.aclose()
-    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == "Hi there."
+    assert await _answer_offered(tools) == "Hi there."
 
 
 TASKS_SERVER = lowlevel_server(
@@ -2717,9 +2648,7 @@ async def test_a_tool_that_runs_only_as_a_task_is_not_offered(tmp_path: Path) ->
     settings = one_server_settings(tmp_path, "tasks", TASKS_SERVER)
     bus = ev.EventBus()
     seen = Recorder(bus)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         names = [t["function"]["name"] for t in manager.llm_tools()]
         assert names == ["tasks__lookup"]
         notices = [n.message for n in seen.of(ev.Notice) if "left out" in n.message]
@@ -2727,8 +2656,6 @@ async def test_a_tool_that_runs_only_as_a_task_is_not_offered(tmp_path: Path) ->
         assert "research" in notices[0] and "“tasks”" in notices[0] and "task" in notices[0]
         result = await manager.call("tasks__research", {"topic": "x"}, call_id="r")
         assert result.is_error and "no tool called tasks__research" in result.text
-    finally:
-        await manager.aclose()
 
 
 PROGRESS_SERVER = """
@@ -2783,9 +2710,9 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
             }
         }
     )
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         # 12 steps of 0.1 s: twice its 0.6 s timeout, reached only by its reports
         result = await manager.call("busy__build", {"steps": 12}, call_id="b")
         assert not result.is_error, result.text
@@ -2801,8 +2728,6 @@ async def test_a_call_that_keeps_reporting_progress_is_not_cut_at_its_timeout(
         assert (await manager.call("busy__build", {"steps": 1}, call_id="c")).text == (
             "built in 1 steps"
         )
-    finally:
-        await manager.aclose()
 
 
 STUCK_SERVER = lowlevel_server(
@@ -2842,9 +2767,9 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
     ).replace("import time\n", f"import time\n\nMARKER = {str(marker)!r}\n", 1)
     settings = one_server_settings(tmp_path, "stuck", source)
     settings.tools.mcpServers["stuck"].timeout_s = 0.3
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         stuck = asyncio.create_task(manager.call("stuck__stuck", {}, call_id="s"))
         async with asyncio.timeout(20):  # the server is in its sleep, reading nothing
             while not marker.exists():
@@ -2855,8 +2780,6 @@ async def test_a_call_cut_at_its_timeout_is_not_said_to_have_had_ten_times_it(
             *(manager.call("stuck__echo", {"text": "x" * 300_000}, call_id=f"e{n}") for n in (1, 2))
         )
         await stuck
-    finally:
-        await manager.aclose()
     slowest = max(bigs, key=lambda r: r.duration_s)
     assert slowest.duration_s >= 3.0, bigs  # the 3 s of "ten times" its timeout_s passed
     for big in bigs:
@@ -2926,14 +2849,12 @@ async def test_a_picture_or_sound_a_tool_returns_is_said_to_reach_nobody(tmp_pat
     nothing of it. The model is told now that neither it nor the person can see (or
     hear) it, so it does not say it is shown."""
     settings = one_server_settings(tmp_path, "media", MEDIA_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         chart = await manager.call("media__chart", {}, call_id="c")
         chime = await manager.call("media__chime", {}, call_id="a")
         scan = await manager.call("media__scan", {}, call_id="s")
-    finally:
-        await manager.aclose()
     assert not chart.is_error and chart.text.startswith("Here is the sales chart:\n")
     assert chart.spoken == "Here is the sales chart:"
     for result, what in ((chart, "image/png"), (chime, "audio/wav"), (scan, "receipt.pdf")):
@@ -2956,13 +2877,11 @@ async def test_a_text_file_a_tool_sends_as_a_blob_reaches_the_model_as_text(
     words were lost, though they are text like any other. They are passed on now; a blob
     that is no text after all is still named as one nobody can open."""
     settings = one_server_settings(tmp_path, "media", MEDIA_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         notes = await manager.call("media__notes", {}, call_id="n")
         bad = await manager.call("media__bad", {}, call_id="b")
-    finally:
-        await manager.aclose()
     assert not notes.is_error and notes.text == "# Shopping\n- milk\n- café au lait", notes.text
     assert "list.md" in bad.text and "neither you nor the person can open it" in bad.text
     # in the character set its type names
@@ -3007,13 +2926,11 @@ async def test_a_reply_that_is_not_utf8_is_read_and_the_server_stays_usable(
     at once, the rest of its text intact, and the server goes on answering."""
     settings = one_server_settings(tmp_path, "legacy", CP1252_SERVER)
     settings.tools.mcpServers["legacy"].timeout_s = 5.0
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         menu = await manager.call("legacy__menu", {}, call_id="m")
         ping = await manager.call("legacy__ping", {}, call_id="p")
-    finally:
-        await manager.aclose()
     assert not menu.is_error and menu.text == "Caf\ufffd cr\ufffdme: 3 \ufffd", menu.text
     assert not ping.is_error and ping.text == "pong", ping.text
 
@@ -3055,12 +2972,10 @@ async def test_a_result_not_as_its_output_schema_says_still_reaches_the_model(
     again, sending the invoice twice. voicedesk reads only the result's content (its
     structured content when it has no other), so the answer is passed on as it came."""
     settings = one_server_settings(tmp_path, "billing", OUTPUT_SCHEMA_SERVER)
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         results = [await manager.call(f"billing__{n}", {}, call_id=n) for n in TOOLS_NAMED]
-    finally:
-        await manager.aclose()
     for name, result in zip(TOOLS_NAMED, results, strict=True):
         assert not result.is_error and result.text == f"Sent invoice 42 ({name}).", result.text
 
@@ -3110,17 +3025,13 @@ async def test_one_tool_listed_as_the_protocol_does_not_allow_leaves_out_only_it
     bus = ev.EventBus()
     rec = Recorder(bus)
     settings = one_server_settings(tmp_path, "loose", LOOSE_LISTING_SERVER)
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         offered = {t["function"]["name"] for t in manager.llm_tools()}
         ping = await manager.call("loose__ping", {}, call_id="p")
         add = await manager.call("loose__add", {"n": 41}, call_id="a")
         echo = await manager.call("loose__echo", {"text": "hi"}, call_id="e")
         status = manager.status()
         changes_things = not manager.reads_only(["loose__undescribed"])
-    finally:
-        await manager.aclose()
     assert status == {"loose": "up"}
     assert offered == {
         "loose__ping",
@@ -3183,13 +3094,11 @@ async def test_a_server_dying_during_a_call_that_may_change_things_is_not_retrie
     died. The model was told "Try again in a few seconds", and could do it twice. It is
     told now that whether the tool did anything is not known, and to check first; a tool
     that only reads may simply be tried again."""
-    manager = ToolManager(flaky_settings(tmp_path), bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(flaky_settings(tmp_path), bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         assert not manager.reads_only(["flaky__boom"])
         crashed = await manager.call("flaky__boom", {}, call_id="b")
-    finally:
-        await manager.aclose()
     assert crashed.is_error and "restarting" in crashed.text, crashed.text
     assert "Try again" not in crashed.text, crashed.text
     assert "whether boom did anything is not known" in crashed.text, crashed.text
@@ -3228,14 +3137,10 @@ async def test_a_listing_read_with_half_an_emoji_is_mended_tool_by_tool_too(
     rec = Recorder(bus)
     settings = one_server_settings(tmp_path, "news", HALF_EMOJI_LOOSE_SERVER)
     settings.tools.mcpServers["news"].env = {"MODE": mode}
-    manager = ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(ToolManager(settings, bus=bus, log_dir=tmp_path / "logs")) as manager:
         offered = {t["function"]["name"] for t in manager.llm_tools()}
         headline = await manager.call("news__headline", {}, call_id="h")
         status = manager.status()
-    finally:
-        await manager.aclose()
     said = [n.message for n in rec.of(ev.Notice)]
     assert status == {"news": "up"}, said
     assert offered == {"news__headline", "news__ping"}, said
@@ -3289,14 +3194,12 @@ async def test_a_call_cut_at_its_timeout_that_may_have_acted_is_not_retried_blin
     simply tried again after a crash."""
     settings = one_server_settings(tmp_path, "billing", ACTING_SERVER)
     settings.tools.mcpServers["billing"].timeout_s = 0.5
-    manager = ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(settings, bus=ev.EventBus(), log_dir=tmp_path / "logs")
+    ) as manager:
         send = await manager.call("billing__send_slowly", {}, call_id="s")
         balance = await manager.call("billing__balance_slowly", {}, call_id="b")
         due = await manager.call("billing__set_due_date", {}, call_id="d")
-    finally:
-        await manager.aclose()
     said = "The tool billing__send_slowly took longer than 0.5 seconds and was stopped."
     assert send.text == said + NOT_KNOWN, send.text
     assert balance.text == (
@@ -3384,13 +3287,7 @@ async def _raw_http_server(tmp_path: Path, kind: str) -> AsyncIterator[ToolManag
     script.write_text(RAW_HTTP_SERVER)
     server = subprocess.Popen([sys.executable, str(script), str(port), kind])
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline and server.poll() is None
-            await asyncio.sleep(0.1)
+        await _listening(server, port)
         url = f"http://127.0.0.1:{port}/mcp"
         settings = Settings.model_validate(
             {"tools": {"docs_server": False, "mcpServers": {"raw": {"url": url}}}}
@@ -3435,14 +3332,12 @@ async def test_a_servers_only_tool_left_out_is_not_said_to_leave_others(tmp_path
     assert source != LOOSE_LISTING_SERVER
     bus = ev.EventBus()
     rec = Recorder(bus)
-    manager = ToolManager(
-        one_server_settings(tmp_path, "loose", source), bus=bus, log_dir=tmp_path / "logs"
-    )
-    await manager.start()
-    try:
+    async with running(
+        ToolManager(
+            one_server_settings(tmp_path, "loose", source), bus=bus, log_dir=tmp_path / "logs"
+        )
+    ) as manager:
         offered = manager.llm_tools()
-    finally:
-        await manager.aclose()
     assert offered == []
     (said,) = [n.message for n in rec.of(ev.Notice) if "left out" in n.message]
     assert "other tools are available" not in said, said
