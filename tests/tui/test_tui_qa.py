@@ -864,9 +864,9 @@ async def test_a_tool_card_at_30_columns_breaks_long_words_at_their_joints(
         assert lines[:2] == ["✓ docs__", "search_documents"], lines
         assert "(query=renovation" in lines
         # a word too wide for its line begins beside the words before it, broken at a joint
-        assert "budget, folder=" in lines and lines[
-            lines.index("budget, folder=") + 1
-        ].startswith("projects/north-…)"), lines
+        assert "budget, folder=" in lines and lines[lines.index("budget, folder=") + 1].startswith(
+            "projects/north-…)"
+        ), lines
         # every other word is whole on one line
         words = card.render().plain.split()
         assert sum(1 for w in words if w in " ".join(lines).split()) >= len(words) - 3
