@@ -968,12 +968,13 @@ CASES = [
         "Play knight f3, then bishop takes c4 check; C sharp minor 7, A minor 7 and G major 7, "
         "not Am I or Bb. India is UTC plus 5 30, LA GMT minus 8.",
     ),
-    # a size in inches (its mark was not said: "a 27 monitor"), not a quotation's close;
+    # a size in inches (its mark was not said: "a 27 monitor"), not a quotation's close
+    # (a full stop inside it closes no quotation);
     # a cooking time's "1h30" (heard "one h30"), a size's "1920x1080"
     (
-        'A 27" monitor is 23.5" wide; he said "27" twice. Bake 1h30, a 1920x1080 screen.',
-        'A 27 inch monitor is 23.5 inches wide; he said "27" twice. Bake 1 hour 30 minutes, a '
-        "1920 by 1080 screen.",
+        'A 27" monitor is 23.5" wide; he said "No. 27" twice. Bake 1h30, a 1920x1080 screen.',
+        'A 27 inch monitor is 23.5 inches wide; he said "No. 27" twice. Bake 1 hour 30 minutes, '
+        "a 1920 by 1080 screen.",
     ),
 ]
 

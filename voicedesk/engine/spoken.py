@@ -2058,8 +2058,10 @@ class SpokenText:
         if ch in _INCH_MARKS and self._before.isdigit():
             # a size in inches ("a 27\" monitor", "1/4\" bolt"): the mark was not said, heard
             # "a 27 monitor"; not a quotation's closing mark ("he said \"27\"")
-            line = _SENTENCE_END.split(self._sentence_tail)[-1]
-            quoted = re.search(r"(?:\A|[ \t(\[])\"[^\"]*\Z", line) is not None
+            # (a quotation may go on over a line's break or a full stop: "heard \"27,946\n0
+            # 5\"", "\"No. 5\"": only a paragraph's end closes it)
+            line = re.split(r"\n[ \t]*\n", self._sentence_tail)[-1]
+            quoted = re.search(r"(?:\A|[\s(\[/])\"[^\"]*\Z", line) is not None
             if not quoted and _INCH_NUMBER_BEFORE.search(self._shown_tail):
                 if not final and re.fullmatch(r".[ \t]*[A-Za-z]*", text):
                     return None  # "27\" " may be "27\" monitor": "27 inch monitor"
