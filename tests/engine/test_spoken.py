@@ -938,13 +938,15 @@ CASES = [
         "year to date.",
     ),
     # a watt and a volt after a blank, but for a street's west; a second and a meter apart
-    # from their number (not a decade's "90s"); a relay's "4x400"; a memory's rate and a
+    # from their number (not a decade's "90s", nor millions: "5 m users"); a relay's
+    # "4x400"; a memory's rate and a
     # signal's power: heard "15w", "5b", "90s", "for x400m", "mt per second", "dbm"
     (
         "It draws 15 W at 5 V; rest 90 s, run 4x400 m; DDR5 at 6000 MT/s, -67 dBm. Not 350 "
-        "W 42nd St, the 90s.",
+        "W 42nd St, the 90s, 5 m users.",
         "It draws 15 watts at 5 volts; rest 90 seconds, run 4 by 400 meters; DDR5 at 6000 "
-        "megatransfers per second, -67 decibel milliwatts. Not 350 W 42nd St, the 90s.",
+        "megatransfers per second, -67 decibel milliwatts. Not 350 W 42nd St, the 90s, 5 m "
+        "users.",
     ),
     # a bond's tenor, basis points (bits per second only where the sentence speaks of data,
     # or for a modem's rate), a currency pair: heard "10 y", "25 bps", "your slash usd"

@@ -431,6 +431,7 @@ _ADJECTIVE_UNITS = frozenset(
         "ft",
         "W",
         "V",
+        "m",
     ]
 )
 _DESCRIBED = frozenset(
@@ -2931,6 +2932,7 @@ def _spoken_token(
         (unit := _UNIT.fullmatch(core)) is not None
         and not after.startswith("(")
         and not (unit.group(1) and unit.group(2) in _SPACED_ONLY)
+        and not (unit.group(2) == "m" and _counted_after(after))  # "5 m users": millions
     ):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
@@ -3128,6 +3130,16 @@ def _counts(word: str) -> bool:
         and not word.endswith(("ss", "us", "is"))
         and word not in _AMOUNT_VERBS
     )
+
+
+def _counted_after(after: str) -> bool:
+    """Whether a plural noun that no unit describes follows (``after``): what a number
+    before it counts ("5 m users" is 5 million users, no meters; "a 400 m race" meters)."""
+    noun = _NOUN_AFTER.match(after)
+    if noun is None or _describes(noun.group(1)):
+        return False
+    word = noun.group(1)
+    return word.endswith("s") and not word.endswith(("ss", "us", "is", "as"))
 
 
 def _chord_said(word: str) -> str | None:
