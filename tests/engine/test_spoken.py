@@ -337,7 +337,7 @@ CASES = [
     (
         "Open 9:00–17:00, 9:00 am or 9:00am, 12:00 noon; not 0:00, 99:00 nor 3:30. "
         "Debt: $1.5T. Mt. Fuji, Ave. Q.",
-        "Open 9 o'clock to 17 hundred, 9 am or 9 am, 12 o'clock noon; not 0:00, 99:00 nor "
+        "Open 9 o'clock to 5 pm, 9 am or 9 am, 12 o'clock noon; not 0:00, 99:00 nor "
         "3:30. Debt: 1.5 trillion dollars. Mount Fuji, Avenue Q.",
     ),
     # a duration on the hour after a word that says how long is minutes, not a time: "Bake
@@ -450,7 +450,7 @@ CASES = [
     # already ("UTC"), as written
     (
         "At 10am EST, 3 p.m. PST, 15:00 UTC or 9:30 CET. Not EST alone, West, 5 CET.",
-        "At 10am E S T, 3 p.m. Pacific Standard Time, 15 hundred UTC or 9:30 C E T. "
+        "At 10am E S T, 3 p.m. Pacific Standard Time, 3 pm UTC or 9:30 C E T. "
         "Not EST alone, West, 5 CET.",
     ),
     (
@@ -614,7 +614,8 @@ CASES = [
         "Pay CHF 20, CHF 4.50, USD 20, EUR 1, CHF 1'200, 20 CHF or 100 SEK. "
         "Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
         "Pay 20 Swiss francs, 4 Swiss francs 50, 20 US dollars, 1 euro, 1,200 Swiss francs, "
-        "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; EUR/USD is 1.08; CHF 5.5.",
+        "20 Swiss francs or 100 Swedish kronor. Prices in CHF are high; euro dollar is 1.08; "
+        "CHF 5.5.",
     ),
     # a price's unit after the code is said "per" (it was left as written, "5 USD/month"),
     # and a year before the code is no amount: "In 2024 EUR inflation" was "2024 euros
@@ -624,7 +625,7 @@ CASES = [
         "rose; since 1999 USD rates fell. It was 2024 EUR in total; EUR/USD is 1.1.",
         "Pay 5 US dollars per month, 5 euros per month, 10 euros per kilogram or 2 Swiss "
         "francs per user per month. In 2024 euro inflation rose; since 1999 US dollar rates "
-        "fell. It was 2024 euros in total; EUR/USD is 1.1.",
+        "fell. It was 2024 euros in total; euro dollar is 1.1.",
     ),
     # ... but with no noun after it, a year's money ("figures in 2024 USD."): it was said
     # "2024 US dollar"; and a rate's time after the code is said as a rate's: "10 EUR/h"
@@ -658,13 +659,13 @@ CASES = [
         "5 minutes later, 2 gigabytes of RAM, 30 milliseconds waits, 2 teaspoons vanilla.",
     ),
     # ... and before a mark, a screw or a hole ("the 10 minutes mark", "3 millimeters
-    # screws"); a watt or a volt after a blank only before such a noun (they were said "65
-    # W", "12 V"), not a street's west nor a letter
+    # screws"); a watt or a volt after a blank before such a noun too (they were said "65
+    # W", "12 V"), not a street's west nor a letter with no number
     (
         "At the 10 min mark, use 3 mm screws in 6 mm holes, a 12 V battery, a 65 W charger "
         "and 12V; not 350 W 42nd St, Henry V, 5 V rail.",
         "At the 10 minute mark, use 3 millimeter screws in 6 millimeter holes, a 12 volt "
-        "battery, a 65 watt charger and 12 volts; not 350 W 42nd St, Henry V, 5 V rail.",
+        "battery, a 65 watt charger and 12 volts; not 350 W 42nd St, Henry V, 5 volt rail.",
     ),
     # a weight, a length, a liquid in full: Piper said "K G", "G", "M L", "ahz", "F T"
     (
@@ -717,7 +718,7 @@ CASES = [
         "It is 5,5 Mio. €, 1,2 Mrd. €/Jahr, 3 Mio. €; 2,50 million € or 500 Tsd.€. "
         "We are 5 m away, 5 Mio Leute, 5 mil.",
         "It is 5.5 million euros, 1.2 billion euros per Jahr, 3 million euros; 2.5 million "
-        "euros or 500 thousand euros. We are 5 m away, 5 million Leute, 5 mil.",
+        "euros or 500 thousand euros. We are 5 meters away, 5 million Leute, 5 mil.",
     ),
     # ... and so with the euro's sign before it: "€1,799/L" was "1,799 euros per liter"
     (
@@ -887,7 +888,7 @@ CASES = [
     (
         "Node 16 is EOL; use 20.x LTS or v1.2.x, not v1.2.*. Match src/**/*.py.",
         "Node 16 is end-of-life; use 20 dot x L T S or version 1.2 dot x, not version 1.2 dot "
-        "x. Match star.py.",
+        "star. Match star.py.",
     ),
     # a comparison and a minus between blanks in a formula (Piper said nothing for them:
     # "if x5", "8 1 equals 255"); a menu's ">" a pause, as an arrow is; a hyphen between
@@ -935,6 +936,47 @@ CASES = [
         "Call ext. 42: 850 µs, 3.2 GiB/s, 32 GiB, up 3% YTD.",
         "Call extension 42: 850 microseconds, 3.2 gibibytes per second, 32 gibibytes, up 3% "
         "year to date.",
+    ),
+    # a watt and a volt after a blank, but for a street's west; a second and a meter apart
+    # from their number (not a decade's "90s", nor millions: "5 m users"); a relay's
+    # "4x400"; a memory's rate and a
+    # signal's power: heard "15w", "5b", "90s", "for x400m", "mt per second", "dbm"
+    (
+        "It draws 15 W at 5 V; rest 90 s, run 4x400 m; DDR5 at 6000 MT/s, -67 dBm. Not 350 "
+        "W 42nd St, the 90s, 5 m users.",
+        "It draws 15 watts at 5 volts; rest 90 seconds, run 4 by 400 meters; DDR5 at 6000 "
+        "megatransfers per second, -67 decibel milliwatts. Not 350 W 42nd St, the 90s, 5 m "
+        "users.",
+    ),
+    # a bond's tenor, basis points (bits per second only where the sentence speaks of data,
+    # or for a modem's rate), a currency pair: heard "10 y", "25 bps", "your slash usd"
+    (
+        "The 10Y rose 25 bps and 1 bps; EUR/USD is 1.08. The link does 300 bps, a modem 9600 bps.",
+        "The 10 year rose 25 basis points and 1 basis point; euro dollar is 1.08. The link does "
+        "300 bits per second, a modem 9600 bits per second.",
+    ),
+    # an evening's time on the hour (it was "20 hundred"), one version range after a
+    # product's name (it was "greater or equal"), a version glob's star (it was "dot x")
+    (
+        "Meet at 20:00 or 24:00; needs Python >=3.11; pin 4.2.* or django==4.2.*; if value "
+        ">=3.5 stop.",
+        "Meet at 8 pm or midnight; needs Python 3.11 or later; pin 4.2 dot star or django "
+        "exactly 4.2 dot star; if value >=3.5 stop.",
+    ),
+    # a chess move, a chord, an offset from UTC: heard "nf3", "hash m7", "in 7", "g match
+    # 7", "udc plus by 30", "gdom t8"
+    (
+        "Play Nf3, then Bxc4+; C#m7, Am7 and Gmaj7, not Am I or Bb. India is UTC+5:30, LA GMT-8.",
+        "Play knight f3, then bishop takes c4 check; C sharp minor 7, A minor 7 and G major 7, "
+        "not Am I or Bb. India is UTC plus 5 30, LA GMT minus 8.",
+    ),
+    # a size in inches (its mark was not said: "a 27 monitor"), not a quotation's close
+    # (a full stop inside it closes no quotation);
+    # a cooking time's "1h30" (heard "one h30"), a size's "1920x1080"
+    (
+        'A 27" monitor is 23.5" wide; he said "No. 27" twice. Bake 1h30, a 1920x1080 screen.',
+        'A 27 inch monitor is 23.5 inches wide; he said "No. 27" twice. Bake 1 hour 30 minutes, '
+        "a 1920 by 1080 screen.",
     ),
 ]
 

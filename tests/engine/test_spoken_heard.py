@@ -216,6 +216,23 @@ def _spoken(answer: str) -> str:
         ("It needs Python >=3.11,<4 now.", "or later,? below (4|four)"),
         ("Latency fell to 120 µs today.", "microseconds"),
         ("Call ext. 42 now.", "call extension"),
+        # ... "the charger is 15w", "set it to 5b", "rest 90s between sets", "run for x400m
+        # at race pace", "the 10 y yield", "rates rose 25 bps", "your slash usd is at 1 08",
+        # "we meet at 20 hundred", "needs python greater or equal 3 11"
+        ("The charger is 15 W.", "(15|fifteen) watts"),
+        ("Set it to 5 V.", "(5|five) volts"),
+        ("Rest 90 s between sets.", "(90|ninety) seconds between"),
+        ("Run 4x400 m at race pace.", "by (400|four hundred) meters"),
+        ("The 10Y yield is 4.2%.", "(10|ten) year yield"),
+        ("Rates rose 25 bps.", "basis points"),
+        ("EUR/USD is at 1.08.", "euro dollar"),
+        ("We meet at 20:00.", "(8|eight) p ?m"),
+        ("Needs Python >=3.11.", "python (3 11|3 eleven|three eleven).* or later"),
+        # ... "play c hash m7", "it is gdom t8 there", "thank you for one h30", "a 27 monitor"
+        ("Play C#m7 then F#7.", "c sharp minor (7|seven)"),
+        ("It is GMT-8 there.", "minus (8|eight) there"),
+        ("Bake for 1h30.", "(1|one) hour (30|thirty) minutes"),
+        ('Buy a 27" monitor.', "(27|twenty seven) inch monitor"),
     ],
 )
 def test_what_the_voice_says_is_heard_as_a_person_would_read_it(

@@ -385,6 +385,14 @@ _UNIT_WORDS: dict[str, tuple[str, str]] = {
     "MiB": ("mebibyte", "mebibytes"),
     "GiB": ("gibibyte", "gibibytes"),
     "TiB": ("tebibyte", "tebibytes"),
+    # a memory's transfer rate and a signal's power: Piper said "6000 MT/s" "6000 M T per
+    # second", "-67 dBm" "D B M"; and a length and a time written apart from their number
+    # ("a 4x400 m relay", "rest 90 s"): heard "400m", "90s" (see ``_SPACED_ONLY``)
+    "MT": ("megatransfer", "megatransfers"),
+    "dB": ("decibel", "decibels"),
+    "dBm": ("decibel milliwatt", "decibel milliwatts"),
+    "m": ("meter", "meters"),
+    "s": ("second", "seconds"),
 }
 _UNIT = re.compile(
     r"(\d+(?:[.,]\d+)*)?(" + "|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")"
@@ -423,6 +431,7 @@ _ADJECTIVE_UNITS = frozenset(
         "ft",
         "W",
         "V",
+        "m",
     ]
 )
 _DESCRIBED = frozenset(
@@ -517,6 +526,7 @@ _DESCRIBED = frozenset(
         "cable",
         "lens",
         "supply",
+        "rail",
         "bike",
         "car",
     ]
@@ -589,10 +599,31 @@ _FLUID_AFTER = re.compile(r"[ \t]+oz\b")
 _FLUID_AFTER_START = re.compile(r"[ \t]*o?\Z")
 _ARTICLE_AHEAD = re.compile(r"\b(?:a|an)[ \t]+(?:[A-Za-z]+[ \t]+)?\Z", re.IGNORECASE)
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an)[ \t]+\Z", re.IGNORECASE)
-# (a "W" after a blank is as often a street's west: "350 W 42nd St" is no 350 watts, and a
-# "V" a letter; only before a noun such a unit describes, "a 65 W charger", "a 12 V
-# battery", are they watts and volts: they were said "65 W", "12 V")
+# (a "W" after a blank may be a street's west, "350 W 42nd St", "100 W Main St": a number
+# or a name follows it there, as none follows a power or a voltage; after a blank and before
+# anything else, "15 W.", "draws 15 W at idle", "a 65 W charger", "5 V and 2 A", they are
+# watts and volts: they were said "15 W" (heard "fifteen double-u"), "5 V")
 _GLUED_ONLY = frozenset(["W", "V"])
+_STREET_AFTER = re.compile(r"[ \t]+(?:\d|[A-Z])")
+# ... and an "m" or an "s" only after a blank: glued to its number it is as often a decade
+# ("the 90s"), a million ("5m users") or a minute after an hour ("1h 30m").
+_SPACED_ONLY = frozenset(["m", "s"])
+# A relay's or a set's count and distance ("4x400 m", "8x200 m"): the distance's number is
+# the one the unit follows; "4x400" is said "4 by 400" as a size's "1920x1080" is.
+_BY = re.compile(r"(\d{1,4})[x×](\d{1,4})")
+_BY_BEFORE = re.compile(r"(?<![\w.,])\d{1,4}[x×](\d{1,4})[ \t]+\Z")
+# A bond's tenor ("the 10Y yield", "2Y at 4.5%"): heard "10 y"; said "10 year".
+_TENOR = re.compile(r"(\d{1,2})Y")
+# "bps" after a number: basis points in an answer about money ("rates rose 25 bps", "the
+# spread widened 40 bps"), where it is written bare far more often than a data rate, which
+# carries its prefix ("56 kbps", "100 Mbps"); bits per second only where the sentence before
+# it speaks of data or a line's speed ("the link does 300 bps", "a 9600 bps serial port"),
+# or for a number no basis point reaches (1200 and over: a modem's and a serial port's rates).
+_DATA_BEFORE = re.compile(
+    r"\b(?:links?|lines?|modems?|serial|baud|bandwidth|throughput|bit ?rates?|data|speeds?|"
+    r"uploads?|downloads?|network|connections?|transfers?|sends?|sent|transmits?)\b",
+    re.IGNORECASE,
+)
 # A mobile network's generation written in lower case ("a 5g network", "my 4g phone"): its
 # "g" is no gram ("a 5 gram network"). Only before a word such a generation describes:
 # "add 5g salt" and "it weighs 5g" are grams.
@@ -756,8 +787,9 @@ _QUERY_START = re.compile(r"[?#][^\s]*")
 # an upper-case V only with a dot ("V8" is an engine)
 _VERSION = re.compile(r"v(\d+(?:\.\d+)*)|V(\d+(?:\.\d+)+)")
 # a version's series with a placeholder ("v1.2.x", "Node 20.x"): Piper said "1 2x", heard
-# "be 1 2x", "20 xl"; a person says "1.2 dot x" ("v1.2.*" too)
-_SERIES = re.compile(r"(v?)(\d+(?:\.\d+)*)\.[xX*]")
+# "be 1 2x", "20 xl"; a person says "1.2 dot x", and a glob's "4.2.*" "4.2 dot star", as
+# shown (it was "4.2 dot x": what is heard did not match what is on the screen)
+_SERIES = re.compile(r"(v?)(\d+(?:\.\d+)*)\.([xX*])")
 # ... but "v2" beside an operator is a variable ("let v2 = 3", "v1 + v2"): it was said
 # "let version 2 = 3"
 _OPERATOR_AFTER = re.compile(r"[ \t]*(?:[=+*/<>^±×÷−]|-[ \t\d])")
@@ -957,6 +989,8 @@ _NEGATIVE_BEFORE = re.compile(r"[=(\[<>+*/][ \t]*\Z")
 # a temperature's scale after its degree sign
 _DEGREES = {"F": "Fahrenheit", "C": "Celsius"}
 _FEET_INCHES = re.compile(r"'(\d{1,2})[\"″]")
+_INCH_MARKS = '"'
+_INCH_NUMBER_BEFORE = re.compile(r"(?<![\w.,])\d{1,3}(?:[./]\d{1,2})?\Z")  # "27", "1/4", "2.5"
 # a day of the week written short beside a range's dash ("Mon–Fri", "Mon-Fri"): said in
 # full, the dash "to" (Whisper heard Piper's "Mon–Fri" as "Montfry"); alone, "Sun" and "Sat" are
 # words, so they stay
@@ -978,7 +1012,7 @@ _WEEKDAY_BEFORE_DASH = re.compile(rf"\b{_WEEKDAY}\Z")
 _WEEKDAY_AFTER_DASH = re.compile(rf"\b{_WEEKDAY}[ \t]*–[ \t]*\Z")
 # a duration in hours and minutes ("1h 30m", "1h30m", "2h"): heard "1H30M"; "30m"
 # alone may be meters, so minutes only after hours
-_HOURS = re.compile(r"(\d+)h(?:(\d+)m(?:in)?)?")
+_HOURS = re.compile(r"(\d+)h(?:(\d+)(?:m(?:in)?)?)?")  # "1h30m", "1h30" (heard "one h30")
 _MINUTES_AFTER_HOURS = re.compile(r"\d+h[ \t]+\Z")
 _MINUTES = re.compile(r"(\d+)m(?:in)?")
 # a product written without blanks ("x*y", "2*3", "a*b*c"), its star said "times"
@@ -1108,6 +1142,8 @@ _CODE_AMOUNT_START = re.compile(r"[ \t]*(?:\d[\d,.'’]*)?\Z")
 # ... and a code before a price's unit ("5 USD/month", "10 EUR/kg"): it was left as
 # written, "U S D slash month"; said "5 US dollars per month"
 _CODE_PER = re.compile(r"([A-Z]{3})(?:/[A-Za-z]+)+")
+# ... and a pair of them, a rate of exchange ("EUR/USD", "USD/JPY")
+_CURRENCY_PAIR = re.compile(r"([A-Z]{3})/([A-Z]{3})")
 # ... but not after a year ("In 2024 EUR inflation rose", "since 1999 USD rates"): the code
 # describes what follows, said as one ("euro inflation"); "In 2024 euros inflation" was said
 _YEAR_BEFORE = re.compile(
@@ -1119,6 +1155,19 @@ _MINUS_SIGNS = "-\u2212"
 _MAY_SCALE = re.compile(r"[ \t]+[a-z]*\Z")
 # a language's or a musical note's sharp ("C#", "F#", "G# minor"): Piper said "C hash"
 _SHARP = re.compile(r"[A-G]#")
+# A chord's name ("C#m7", "Am7", "Gmaj7", "F#7", "Bbm"): Whisper heard Piper's reading as
+# "hash m7", "in 7", "g match 7". Said as a musician says it, "C sharp minor 7". Only with
+# a sharp, or a flat or a quality and what more a chord's name has: "Am", "Bb", "Db" alone
+# are words or other short forms.
+_CHORD = re.compile(r"([A-G])(#|b)?(maj|min|m|dim|aug|sus)?(\d{1,2})?")
+_CHORD_SAID = {"#": "sharp", "b": "flat", "maj": "major", "min": "minor", "m": "minor"}
+# A chess move of a piece ("Nf3", "Bxc4", "Qd8+"): heard "nf3", "and c6". Said by its piece's
+# name, "knight f3", "bishop takes c4", "queen d8 check".
+_CHESS_MOVE = re.compile(r"([KQRBN])(x?)([a-h][1-8])(\+|#)?")
+_PIECES = {"K": "king", "Q": "queen", "R": "rook", "B": "bishop", "N": "knight"}
+# An offset from UTC or GMT ("UTC+5:30", "GMT-8"): heard "udc plus by 30", "gdom t8"; said
+# with its sign in words, "GMT minus 8" (Piper spells the zone's letters itself).
+_OFFSET = re.compile(r"(UTC|GMT)([+±\u2212-])(\d{1,2})(?::?([0-5]\d))?")
 # an address written without its scheme: a host name ending in a top-level domain that is
 # no file's extension, then its path ("example.com/pricing", "github.com/org/repo"); not a
 # macOS application's bundle ("MyApp.app/Contents/Info.plist" is a path, said "Info.plist")
@@ -1638,6 +1687,7 @@ _SPEC_SAID = {
     "!=": "not {}",
 }
 _PACKAGE_BEFORE = re.compile(r"(?<![\w.-])[A-Za-z][\w.-]{2,}[ \t]?\Z")
+_PRODUCT_BEFORE = re.compile(r"(?<![\w.-])[A-Z][\w.-]{2,}[ \t]\Z")
 _SHELL_JOINS = {"&&": "and", "||": "or"}
 _ASCII_ARROWS = ("->", "=>")  # the same, between blanks ("Settings -> Privacy")
 _NUMBERED = re.compile(r"[ \t]*\d{1,3}[.)][ \t]+")
@@ -2006,6 +2056,21 @@ class SpokenText:
                 blank = "" if self._last_said.isspace() else " "
                 one = re.search(r"(?<![\d.])1[ \t]*\Z", self._shown_tail) is not None
                 return text[:2], f"{blank}{'degree' if one else 'degrees'} {scale}"
+        if ch in _INCH_MARKS and self._before.isdigit():
+            # a size in inches ("a 27\" monitor", "1/4\" bolt"): the mark was not said, heard
+            # "a 27 monitor"; not a quotation's closing mark ("he said \"27\"")
+            # (a quotation may go on over a line's break or a full stop: "heard \"27,946\n0
+            # 5\"", "\"No. 5\"": only a paragraph's end closes it)
+            line = re.split(r"\n[ \t]*\n", self._sentence_tail)[-1]
+            quoted = re.search(r"(?:\A|[\s(\[/])\"[^\"]*\Z", line) is not None
+            if not quoted and _INCH_NUMBER_BEFORE.search(self._shown_tail):
+                if not final and re.fullmatch(r".[ \t]*[A-Za-z]*", text):
+                    return None  # "27\" " may be "27\" monitor": "27 inch monitor"
+                noun = re.match(r".[ \t]+[A-Za-z]", text) is not None and not re.match(
+                    r".[ \t]+(?:wide|tall|long|deep|thick|high|across)\b", text
+                )  # ("6.1\" wide": inches)
+                blank = "" if self._last_said.isspace() else " "
+                return ch, blank + ("inch" if noun else "inches")
         if ch == "'" and self._before.isdigit():
             # a height in feet and inches ("5'11\""): heard "5-11"
             height = _FEET_INCHES.match(text)
@@ -2465,9 +2530,16 @@ class SpokenText:
         spec = found.group()
         parts = _SPEC_PARTS.findall(spec)
         glued = not self._before.isspace()
-        if not (len(parts) > 1 or parts[0][0] in ("~=", "==", "===") or (glued and "." in spec)):
+        # (after a blank, one operator with a dotted version after a name written with its
+        # capital, "Python >=3.11", "Django >=4.2", is a product's range: it was said "greater
+        # or equal"; a variable's comparison, "value >=3.5", keeps its operator)
+        named = glued or _PRODUCT_BEFORE.search(self._shown_tail) is not None
+        if not (len(parts) > 1 or parts[0][0] in ("~=", "==", "===") or (named and "." in spec)):
             return False  # "n>=0", "Python >=3": no range of versions told apart from a comparison
-        said = ", ".join(_SPEC_SAID[op].format(version) for op, version in parts)
+        said = ", ".join(
+            _SPEC_SAID[op].format(version.replace(".*", " dot star"))  # "==4.2.*"
+            for op, version in parts
+        )
         return spec, (" " if glued else "") + said
 
     def _shell(self, text: str, final: bool) -> tuple[str, str] | Literal[False] | None:
@@ -2705,6 +2777,14 @@ def _spoken_token(
         if core.isdigit() and (_COUNTED_AFTER.match(after) or _TIMESTAMP_BEFORE.search(before)):
             return core, f"{int(core):,}"  # "1733574000 seconds": a count
         return core, _code_said(core)  # a tracking number or an order's code
+    if (
+        (pair := _CURRENCY_PAIR.fullmatch(core)) is not None
+        and pair.group(1) in _CURRENCY_CODES
+        and pair.group(2) in _CURRENCY_CODES
+    ):
+        # "EUR/USD": "euro dollar", as a trader says the pair (it was "your slash U S D")
+        base, quote = (_CURRENCY_CODES[code][0].removeprefix("US ") for code in pair.groups())
+        return core, f"{base} {quote}"
     if (per := _CODE_PER.fullmatch(core)) is not None:
         after = core[per.end(1) :] + after  # "5 USD/month": its "/month" said after it
         core = per.group(1)
@@ -2829,14 +2909,45 @@ def _spoken_token(
             return core, "of a fluid"  # "1/2 fl oz": "one half of a fluid ounce"
         if _NUMBER_BEFORE.search(before):
             return core, "fluid"  # "4 fl oz": "4 fluid ounces"
-    if (unit := _UNIT.fullmatch(core)) is not None and not after.startswith("("):
+    if (offset := _OFFSET.fullmatch(core)) is not None:
+        zone, sign, hours, minutes = offset.groups()
+        said = f"{zone} {'plus' if sign == '+' else 'minus'} {hours}"  # ("G M T" was "gint t")
+        return core, said + (f" {minutes}" if minutes and minutes != "00" else "")
+    if (move := _CHESS_MOVE.fullmatch(core)) is not None:
+        said = f"{_PIECES[move.group(1)]}{' takes' if move.group(2) else ''} {move.group(3)}"
+        return core, said + {"+": " check", "#": " mate", None: ""}[move.group(4)]
+    if (chord_name := _chord_said(core)) is not None:
+        return core, chord_name
+    if (tenor := _TENOR.fullmatch(core)) is not None:
+        return core, f"{tenor.group(1)} year"  # "the 10Y yield": "the 10 year yield"
+    if (by := _BY.fullmatch(core)) is not None:
+        return core, f"{by.group(1)} by {by.group(2)}"  # "4x400", "1920x1080"
+    if core == "bps" and (rate := _NUMBER_BEFORE.search(before)) is not None:
+        points = rate.group(1).replace(",", "")
+        bits = _DATA_BEFORE.search(sentence) or (points.isdigit() and int(points) >= 1200)
+        if bits:
+            return core, "bit per second" if points == "1" else "bits per second"
+        return core, "basis point" if points == "1" else "basis points"
+    if (
+        (unit := _UNIT.fullmatch(core)) is not None
+        and not after.startswith("(")
+        and not (unit.group(1) and unit.group(2) in _SPACED_ONLY)
+        and not (unit.group(2) == "m" and _counted_after(after))  # "5 m users": millions
+    ):
         # (a unit's word called as a function is code: "4 min(a, b)" was "4 minutes(a, b)")
         number, lead = unit.group(1) or "", before
-        glued = unit.group(2) in _GLUED_ONLY and not (
-            (noun := _NOUN_AFTER.match(after)) is not None and _describes(noun.group(1))
-        )
-        if not number and not glued and (written := _NUMBER_BEFORE.search(before)) is not None:
+        glued = unit.group(2) in _GLUED_ONLY and _STREET_AFTER.match(after) is not None
+        if (
+            not number
+            and not glued
+            and (written := _NUMBER_BEFORE.search(before)) is not None
+            and not (
+                unit.group(2) in _SPACED_ONLY and before[: written.start()].endswith(tuple("$€£¥"))
+            )
+        ):  # ("$5 m" is money, no meters)
             number, lead = written.group(1), before[: written.start()]
+        elif not number and not glued and (relay := _BY_BEFORE.search(before)) is not None:
+            number = relay.group(1)  # "4x400 m": "4 by 400 meters"
         if unit.group(2) == "oz" and not number and (fluid := _FLUID_BEFORE.search(before)):
             if _FRACTION_BEFORE.search(before[: fluid.start()]):
                 return core, "ounce"  # "1/2 fl oz": "one half of a fluid ounce"
@@ -2873,7 +2984,8 @@ def _spoken_token(
             return core, f"{unit.group(1)} {said}" if unit.group(1) else said  # "5 kHz"
     if (series := _SERIES.fullmatch(core)) is not None:
         lead = "version " if series.group(1) else ""
-        return core, f"{lead}{series.group(2)} dot x"  # "v1.2.x", "20.x"
+        placeholder = "star" if series.group(3) == "*" else "x"
+        return core, f"{lead}{series.group(2)} dot {placeholder}"  # "v1.2.x", "20.x", "4.2.*"
     if (version := _VERSION.fullmatch(core)) is not None and not (
         _PLAIN_VERSION.fullmatch(core)
         and (_OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before))
@@ -2919,7 +3031,10 @@ def _spoken_token(
             return core, str(number)  # "9:00 am"
         if _DURATION_BEFORE.search(before):
             return core, _counted(str(number), "minute")  # "Bake for 1:00": 1 minute
-        return core, f"{number} o'clock" if number <= 12 else f"{number} hundred"
+        if number <= 12:
+            return core, f"{number} o'clock"
+        # "20:00": "8 pm" (it was "20 hundred"), "24:00": midnight
+        return core, "midnight" if number == 24 else f"{number - 12} pm"
     if (
         (duration := _MINUTES_SECONDS.fullmatch(core)) is not None
         and _DURATION_BEFORE.search(before)
@@ -3015,6 +3130,30 @@ def _counts(word: str) -> bool:
         and not word.endswith(("ss", "us", "is"))
         and word not in _AMOUNT_VERBS
     )
+
+
+def _counted_after(after: str) -> bool:
+    """Whether a plural noun that no unit describes follows (``after``): what a number
+    before it counts ("5 m users" is 5 million users, no meters; "a 400 m race" meters)."""
+    noun = _NOUN_AFTER.match(after)
+    if noun is None or _describes(noun.group(1)):
+        return False
+    word = noun.group(1)
+    return word.endswith("s") and not word.endswith(("ss", "us", "is", "as"))
+
+
+def _chord_said(word: str) -> str | None:
+    """A chord's name as a musician says it ("C#m7" "C sharp minor 7"), None for no chord's
+    (``_CHORD``)."""
+    chord = _CHORD.fullmatch(word)
+    if chord is None:
+        return None
+    root, accidental, quality, number = chord.groups()
+    named = bool(accidental or quality) and bool(number or (accidental and quality))
+    if accidental != "#" and not named:
+        return None  # "Am", "Bb", "Db", "C" alone are words or other short forms
+    parts = [root, _CHORD_SAID.get(accidental or ""), _CHORD_SAID.get(quality or "", quality)]
+    return " ".join(part for part in [*parts, number] if part)
 
 
 def _describes(word: str) -> bool:
